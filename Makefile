@@ -1,0 +1,59 @@
+# OpStream build. `make build` compiles the WASM modules (embedded into the binary) and the
+# server at bin/opstream; `make test` runs the whole suite; `make run` starts a dev server.
+GO        ?= go
+WASMENV   := GOOS=wasip1 GOARCH=wasm
+WASMBUILD := $(WASMENV) $(GO) build -buildmode=c-shared -trimpath -ldflags=-s
+BUILTIN   := host/builtin/wasm
+WASM_SRC  := $(shell find pluginsdk plugins -name '*.go' -not -name '*_test.go')
+GO_SRC    := $(shell find . -name '*.go' -not -path './node_modules/*')
+TESTFLAGS ?= -race -timeout 20m
+export OPSTREAM_TEST_CACHE ?= $(CURDIR)/.cache/test
+
+.PHONY: all build wasm run test test-short bench fuzz lint check clean
+
+all: build
+
+build: wasm bin/opstream
+
+wasm: $(BUILTIN)/text.wasm $(BUILTIN)/allow-all.wasm bin/plugins/text.wasm bin/plugins/allow-all.wasm
+
+$(BUILTIN)/text.wasm: $(WASM_SRC)
+	$(WASMBUILD) -o $@ ./plugins/transforms/text/wasm
+
+$(BUILTIN)/allow-all.wasm: $(WASM_SRC)
+	$(WASMBUILD) -o $@ ./plugins/authorizers/allowall
+
+bin/plugins/%.wasm: $(BUILTIN)/%.wasm
+	@mkdir -p bin/plugins
+	cp $< $@
+
+bin/opstream: $(GO_SRC) $(BUILTIN)/text.wasm $(BUILTIN)/allow-all.wasm go.mod go.sum
+	$(GO) build -trimpath -o $@ ./cmd/opstream
+
+run: build
+	./bin/opstream serve
+
+test: build
+	$(GO) vet ./...
+	OPSTREAM_BIN=$(CURDIR)/bin/opstream $(GO) test $(TESTFLAGS) ./...
+
+test-short: build
+	OPSTREAM_BIN=$(CURDIR)/bin/opstream $(GO) test -short ./...
+
+bench: build
+	OPSTREAM_BIN=$(CURDIR)/bin/opstream $(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeFrame -fuzztime 30s ./protocol
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+	$(WASMENV) $(GO) vet ./plugins/transforms/text/wasm ./plugins/authorizers/allowall
+
+check: lint
+	$(GO) mod tidy
+	git diff --exit-code
+
+clean:
+	rm -rf bin .cache $(BUILTIN)/*.wasm

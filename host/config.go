@@ -1,0 +1,241 @@
+package host
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the server's configuration: the YAML file, OPSTREAM_* environment variables and
+// flags all set it (flags win over the environment, which wins over the file). Zero fields take
+// the defaults in their comments.
+type Config struct {
+	// Addr is the listen address; empty means 127.0.0.1:7070.
+	Addr string `yaml:"addr"`
+	// DataDir holds the SQLite database and the WASM compilation cache; empty means
+	// ./opstream-data.
+	DataDir string `yaml:"dataDir"`
+	// NodeID names this node (peer ids, logs); empty means a random id per start.
+	NodeID string `yaml:"nodeId"`
+
+	Log       LogConfig       `yaml:"log"`
+	Storage   StorageConfig   `yaml:"storage"`
+	Plugins   PluginsConfig   `yaml:"plugins"`
+	Snapshots SnapshotsConfig `yaml:"snapshots"`
+	Documents DocumentsConfig `yaml:"documents"`
+	Limits    LimitsConfig    `yaml:"limits"`
+	Auth      AuthConfig      `yaml:"auth"`
+	HTTP      HTTPConfig      `yaml:"http"`
+
+	// ShutdownTimeout bounds a graceful stop; zero means 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	// Level is debug, info, warn or error; empty means info.
+	Level string `yaml:"level"`
+	// Format is text or json; empty means text.
+	Format string `yaml:"format"`
+}
+
+// StorageConfig picks the storage provider.
+type StorageConfig struct {
+	// Provider is "sqlite" (the default), "memory" (development only: nothing survives a
+	// restart), or the path of a provider plugin binary.
+	Provider string `yaml:"provider"`
+	// Config is the provider's own config block, passed through as JSON. For sqlite, "path"
+	// defaults to DataDir/opstream.db and "synchronous" to "full".
+	Config map[string]any `yaml:"config"`
+	// SHA256 optionally pins a provider binary's checksum (hex).
+	SHA256 string `yaml:"sha256"`
+}
+
+// PluginsConfig names the WASM modules.
+type PluginsConfig struct {
+	// Dir is where module files are looked up; empty means DataDir/plugins.
+	Dir string `yaml:"dir"`
+	// Authorizer is the authorizer module; empty module means the built-in allow-all.
+	Authorizer ModuleConfig `yaml:"authorizer"`
+	// Engines maps document types to engine modules, beside the built-in text engine.
+	Engines map[string]ModuleConfig `yaml:"engines"`
+	// Instances is the instance pool size per module; zero means the number of CPUs.
+	Instances int `yaml:"instances"`
+	// MemoryLimitMiB bounds each instance's memory; zero means 1024.
+	MemoryLimitMiB int `yaml:"memoryLimitMiB"`
+	// EngineCallTimeout bounds one engine call; zero means 1s.
+	EngineCallTimeout time.Duration `yaml:"engineCallTimeout"`
+	// AuthorizerCallTimeout bounds one authorizer call; zero means 100ms.
+	AuthorizerCallTimeout time.Duration `yaml:"authorizerCallTimeout"`
+}
+
+// ModuleConfig names one WASM module and its config block.
+type ModuleConfig struct {
+	// Module is a file name in Plugins.Dir, a path, or a built-in name ("allow-all", "text").
+	Module string `yaml:"module"`
+	// Config is passed to the module at init as JSON.
+	Config map[string]any `yaml:"config"`
+}
+
+// SnapshotsConfig is the snapshot policy.
+type SnapshotsConfig struct {
+	// Every takes a snapshot after this many ops; zero means 100.
+	Every int `yaml:"every"`
+	// Interval takes a snapshot of a changed document after this long; zero means 5m.
+	Interval time.Duration `yaml:"interval"`
+}
+
+// DocumentsConfig tunes loaded documents.
+type DocumentsConfig struct {
+	// IdleTimeout unloads a document without peers after this long; zero means 5m.
+	IdleTimeout time.Duration `yaml:"idleTimeout"`
+	// AwarenessTTL expires awareness state not refreshed for this long; zero means 30s.
+	AwarenessTTL time.Duration `yaml:"awarenessTtl"`
+}
+
+// LimitsConfig bounds what peers may send.
+type LimitsConfig struct {
+	// OpBytes bounds one op; zero means 1 MiB.
+	OpBytes int `yaml:"opBytes"`
+	// AwarenessBytes bounds one awareness state; zero means 64 KiB.
+	AwarenessBytes int `yaml:"awarenessBytes"`
+	// DocIDLength bounds document ids in characters; zero means 256.
+	DocIDLength int `yaml:"docIdLength"`
+	// DocTypeLength bounds document type names; zero means 128.
+	DocTypeLength int `yaml:"docTypeLength"`
+	// OpsPerSecond is the per-connection op rate; zero means 5000.
+	OpsPerSecond float64 `yaml:"opsPerSecond"`
+	// OpsBurst is the per-connection op burst; zero means 10000.
+	OpsBurst float64 `yaml:"opsBurst"`
+}
+
+// AuthConfig tunes authorization.
+type AuthConfig struct {
+	// CacheTTL is how long a decision is reused before the authorizer is asked again; zero
+	// means 30s.
+	CacheTTL time.Duration `yaml:"cacheTtl"`
+	// PassHeaders are the request headers handed to the authorizer.
+	PassHeaders []string `yaml:"passHeaders"`
+}
+
+// HTTPConfig tunes the HTTP server.
+type HTTPConfig struct {
+	// AllowedOrigins are extra origins allowed to open WebSockets (same-origin always is).
+	AllowedOrigins []string `yaml:"allowedOrigins"`
+}
+
+// LoadConfigFile reads a YAML config file strictly: unknown keys are errors.
+func LoadConfigFile(path string) (Config, error) {
+	var cfg Config
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// EnvVar is one OPSTREAM_* variable and the option it sets.
+type EnvVar struct {
+	Name  string
+	Usage string
+	set   func(c *Config, v string) error
+}
+
+// EnvVars lists the environment variables the server reads.
+func EnvVars() []EnvVar {
+	dur := func(dst func(*Config) *time.Duration) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			*dst(c) = d
+			return nil
+		}
+	}
+	return []EnvVar{
+		{"OPSTREAM_ADDR", "listen address", func(c *Config, v string) error { c.Addr = v; return nil }},
+		{"OPSTREAM_DATA_DIR", "data directory", func(c *Config, v string) error { c.DataDir = v; return nil }},
+		{"OPSTREAM_NODE_ID", "node id", func(c *Config, v string) error { c.NodeID = v; return nil }},
+		{"OPSTREAM_LOG_LEVEL", "log level", func(c *Config, v string) error { c.Log.Level = v; return nil }},
+		{"OPSTREAM_LOG_FORMAT", "log format", func(c *Config, v string) error { c.Log.Format = v; return nil }},
+		{"OPSTREAM_STORAGE", "storage provider", func(c *Config, v string) error { c.Storage.Provider = v; return nil }},
+		{"OPSTREAM_PLUGINS_DIR", "plugins directory", func(c *Config, v string) error { c.Plugins.Dir = v; return nil }},
+		{"OPSTREAM_AUTHORIZER", "authorizer module", func(c *Config, v string) error { c.Plugins.Authorizer.Module = v; return nil }},
+		{"OPSTREAM_SNAPSHOT_EVERY", "snapshot every N ops", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			c.Snapshots.Every = n
+			return err
+		}},
+		{"OPSTREAM_SNAPSHOT_INTERVAL", "snapshot interval", dur(func(c *Config) *time.Duration { return &c.Snapshots.Interval })},
+		{"OPSTREAM_IDLE_TIMEOUT", "idle document unload", dur(func(c *Config) *time.Duration { return &c.Documents.IdleTimeout })},
+		{"OPSTREAM_AUTH_CACHE_TTL", "authorization cache TTL", dur(func(c *Config) *time.Duration { return &c.Auth.CacheTTL })},
+	}
+}
+
+// ApplyEnv sets cfg from the OPSTREAM_* variables lookup finds.
+func ApplyEnv(cfg *Config, lookup func(string) (string, bool)) error {
+	for _, e := range EnvVars() {
+		if v, ok := lookup(e.Name); ok && v != "" {
+			if err := e.set(cfg, v); err != nil {
+				return fmt.Errorf("environment %s=%q: %w", e.Name, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+// withDefaults fills in defaults and checks the config.
+func (c Config) withDefaults() (Config, error) {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:7070"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "opstream-data"
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return c, fmt.Errorf("data dir: %w", err)
+	}
+	c.DataDir = abs
+	if c.Storage.Provider == "" {
+		c.Storage.Provider = "sqlite"
+	}
+	if c.Plugins.Dir == "" {
+		c.Plugins.Dir = filepath.Join(c.DataDir, "plugins")
+	}
+	if c.Plugins.Authorizer.Module == "" {
+		c.Plugins.Authorizer.Module = "allow-all"
+	}
+	if c.Plugins.MemoryLimitMiB <= 0 {
+		c.Plugins.MemoryLimitMiB = 1024
+	}
+	if c.Plugins.EngineCallTimeout <= 0 {
+		c.Plugins.EngineCallTimeout = time.Second
+	}
+	if c.Plugins.AuthorizerCallTimeout <= 0 {
+		c.Plugins.AuthorizerCallTimeout = 100 * time.Millisecond
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	switch strings.ToLower(c.Log.Format) {
+	case "", "text", "json":
+	default:
+		return c, fmt.Errorf("log.format %q: use text or json", c.Log.Format)
+	}
+	return c, nil
+}

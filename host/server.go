@@ -1,0 +1,355 @@
+// Package host is the OpStream server: it wires storage, WASM plugins, documents and the HTTP
+// API together. New builds a Server from a Config; Run serves until its context ends and then
+// shuts down gracefully.
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/opstream/opstream/host/auth"
+	"github.com/opstream/opstream/host/builtin"
+	"github.com/opstream/opstream/host/doc"
+	"github.com/opstream/opstream/host/httpapi"
+	"github.com/opstream/opstream/host/pluginhost"
+	"github.com/opstream/opstream/host/session"
+	"github.com/opstream/opstream/host/store"
+	"github.com/opstream/opstream/pluginsdk/storage"
+	"github.com/opstream/opstream/protocol"
+)
+
+// Options are the parts of a server that are not configuration.
+type Options struct {
+	// Executable is the opstream binary the built-in storage providers run from (it is
+	// re-executed as `opstream storage-plugin NAME`); empty means os.Executable().
+	Executable string
+	// Logger receives the server's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is one OpStream node.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	rt        *pluginhost.Runtime
+	modules   []*pluginhost.Module
+	engines   map[string]*engineAdapter
+	authz     *authorizerAdapter
+	store     *store.Supervisor
+	committer *store.Committer
+	docs      *doc.Registry
+	api       *httpapi.API
+	http      *http.Server
+	ln        net.Listener
+}
+
+// New builds a server: it starts the storage provider, loads the WASM modules and binds the
+// listener. Misconfiguration fails here with a message saying how to fix it.
+func New(ctx context.Context, cfg Config, opts Options) (s *Server, err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.NodeID == "" {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		cfg.NodeID = hex.EncodeToString(b[:])
+	}
+	log = log.With("node", cfg.NodeID)
+	s = &Server{cfg: cfg, log: log, engines: make(map[string]*engineAdapter)}
+	defer func() {
+		if err != nil {
+			s.closeParts(context.Background())
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	}
+
+	if err := s.startStorage(ctx, opts.Executable); err != nil {
+		return nil, err
+	}
+	if err := s.loadPlugins(ctx); err != nil {
+		return nil, err
+	}
+	s.committer = store.NewCommitter(s.store, store.CommitterConfig{}, log)
+	s.docs = doc.NewRegistry(doc.Config{
+		SnapshotEvery:    cfg.Snapshots.Every,
+		SnapshotInterval: cfg.Snapshots.Interval,
+		IdleTimeout:      cfg.Documents.IdleTimeout,
+		AwarenessTTL:     cfg.Documents.AwarenessTTL,
+	}, s.store, s, s.committer, log)
+	checker := auth.NewChecker(s.authz, auth.Config{CacheTTL: cfg.Auth.CacheTTL}, log)
+	limits := protocol.Limits{
+		MaxOpBytes: cfg.Limits.OpBytes, MaxAwarenessBytes: cfg.Limits.AwarenessBytes,
+		MaxDocIDLen: cfg.Limits.DocIDLength, MaxDocTypeLen: cfg.Limits.DocTypeLength,
+	}
+	s.api = httpapi.New(httpapi.Config{
+		Session:        session.Config{Limits: limits, OpsPerSecond: cfg.Limits.OpsPerSecond, OpsBurst: cfg.Limits.OpsBurst},
+		PassHeaders:    cfg.Auth.PassHeaders,
+		OriginPatterns: cfg.HTTP.AllowedOrigins,
+	}, s.docs, s.store, checker, s.Ready, cfg.NodeID, log)
+
+	s.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (set --addr or OPSTREAM_ADDR)", cfg.Addr, err)
+	}
+	s.http = &http.Server{Handler: s.api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.warnDevelopmentDefaults()
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+func (s *Server) warnDevelopmentDefaults() {
+	if s.cfg.Storage.Provider == "memory" {
+		s.log.Warn("DEVELOPMENT DEFAULT: memory storage is in force; every document is lost when the server stops. Set storage.provider to sqlite (the default) or a shared store before production.")
+	}
+	if s.cfg.Plugins.Authorizer.Module == builtin.AllowAll {
+		s.log.Warn("DEVELOPMENT DEFAULT: the allow-all authorizer is in force; anyone who can reach this server can read and write every document. Set plugins.authorizer.module before production.")
+	}
+}
+
+func (s *Server) startStorage(ctx context.Context, executable string) error {
+	cfg := s.cfg.Storage
+	blockMap := cfg.Config
+	var cmd func() *exec.Cmd
+	name := cfg.Provider
+	switch cfg.Provider {
+	case "sqlite", "memory":
+		if executable == "" {
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find own executable for the %s storage plugin: %w", cfg.Provider, err)
+			}
+			executable = exe
+		}
+		if cfg.Provider == "sqlite" {
+			blockMap = map[string]any{"path": filepath.Join(s.cfg.DataDir, "opstream.db")}
+			for k, v := range cfg.Config {
+				blockMap[k] = v
+			}
+		}
+		cmd = func() *exec.Cmd { return exec.Command(executable, "storage-plugin", cfg.Provider) }
+	default:
+		path := cfg.Provider
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("storage.provider %q: not sqlite, memory or a plugin binary: %w", cfg.Provider, err)
+		}
+		cmd = func() *exec.Cmd { return exec.Command(path) }
+		name = filepath.Base(path)
+	}
+	var block []byte
+	if len(blockMap) > 0 {
+		var err error
+		if block, err = json.Marshal(blockMap); err != nil {
+			return fmt.Errorf("storage.config: %w", err)
+		}
+	}
+	var secure *plugin.SecureConfig
+	if cfg.SHA256 != "" {
+		sum, err := hex.DecodeString(cfg.SHA256)
+		if err != nil {
+			return fmt.Errorf("storage.sha256: %w", err)
+		}
+		secure = &plugin.SecureConfig{Checksum: sum, Hash: newSHA256()}
+	}
+	sup, err := store.StartSupervisor(ctx, store.SupervisorConfig{
+		Name: name, Cmd: cmd, Config: block, SecureConfig: secure, Logger: s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("start storage provider %s: %w", name, err)
+	}
+	s.store = sup
+	return nil
+}
+
+func (s *Server) loadPlugins(ctx context.Context) error {
+	rt, err := pluginhost.NewRuntime(ctx, pluginhost.RuntimeConfig{
+		CacheDir:         filepath.Join(s.cfg.DataDir, "wasm-cache"),
+		MemoryLimitPages: uint32(s.cfg.Plugins.MemoryLimitMiB) * 16,
+		Logger:           s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("start wasm runtime: %w", err)
+	}
+	s.rt = rt
+	instances := s.cfg.Plugins.Instances
+	if instances <= 0 {
+		instances = runtime.GOMAXPROCS(0)
+	}
+
+	engines := map[string]ModuleConfig{builtin.Text: {Module: builtin.Text}}
+	for t, m := range s.cfg.Plugins.Engines {
+		engines[t] = m
+	}
+	for docType, mc := range engines {
+		mod, err := s.compile(ctx, mc.Module)
+		if err != nil {
+			return fmt.Errorf("engine for %q: %w", docType, err)
+		}
+		if mod.Manifest().Role != "engine" {
+			return fmt.Errorf("engine for %q: module %s has role %q, not engine", docType, mc.Module, mod.Manifest().Role)
+		}
+		eng, err := pluginhost.NewEngine(ctx, mod, pluginhost.EngineConfig{Instances: instances, CallTimeout: s.cfg.Plugins.EngineCallTimeout})
+		if err != nil {
+			return fmt.Errorf("engine for %q: %w", docType, err)
+		}
+		s.engines[docType] = &engineAdapter{eng: eng, timeout: s.cfg.Plugins.EngineCallTimeout}
+		s.log.Info("engine loaded", "docType", docType, "module", mc.Module, "name", mod.Manifest().Name, "version", mod.Manifest().Version)
+	}
+
+	mc := s.cfg.Plugins.Authorizer
+	mod, err := s.compile(ctx, mc.Module)
+	if err != nil {
+		return fmt.Errorf("authorizer: %w", err)
+	}
+	conf := []byte("{}")
+	if len(mc.Config) > 0 {
+		if conf, err = json.Marshal(mc.Config); err != nil {
+			return fmt.Errorf("authorizer config: %w", err)
+		}
+	}
+	authz, err := pluginhost.NewAuthorizer(ctx, mod, conf, pluginhost.AuthorizerConfig{Instances: instances, CallTimeout: s.cfg.Plugins.AuthorizerCallTimeout})
+	if err != nil {
+		return fmt.Errorf("authorizer %s: %w", mc.Module, err)
+	}
+	s.authz = &authorizerAdapter{a: authz}
+	s.log.Info("authorizer loaded", "module", mc.Module, "name", mod.Manifest().Name)
+	return nil
+}
+
+// compile loads a module by built-in name, file name in the plugins dir, or path.
+func (s *Server) compile(ctx context.Context, ref string) (*pluginhost.Module, error) {
+	var (
+		bin []byte
+		err error
+	)
+	if builtin.Has(ref) {
+		bin, err = builtin.Module(ref)
+	} else {
+		path := ref
+		if !filepath.IsAbs(path) && !strings.ContainsRune(path, filepath.Separator) {
+			path = filepath.Join(s.cfg.Plugins.Dir, path)
+		}
+		bin, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read module %s: %w", ref, err)
+	}
+	mod, err := s.rt.Compile(ctx, ref, bin)
+	if err != nil {
+		return nil, fmt.Errorf("load module %s: %w", ref, err)
+	}
+	s.modules = append(s.modules, mod)
+	return mod, nil
+}
+
+// Engine implements doc.Engines.
+func (s *Server) Engine(docType string) (doc.Engine, bool) {
+	e, ok := s.engines[docType]
+	if !ok {
+		return nil, false
+	}
+	return e, true
+}
+
+// Ready reports whether the node can take ops: storage must answer.
+func (s *Server) Ready(ctx context.Context) error {
+	if err := s.store.Health(ctx); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	return nil
+}
+
+// Run serves until ctx ends, then shuts down within the configured timeout.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	s.log.Info("opstream serving", "addr", s.Addr(), "dataDir", s.cfg.DataDir, "storage", s.cfg.Storage.Provider)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+			defer cancel()
+			_ = s.Shutdown(sctx)
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
+
+// Shutdown stops accepting connections, finishes in-flight ops, writes final snapshots and
+// closes the plugins.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.log.Info("shutting down")
+	var errs []error
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop http: %w", err))
+		}
+	}
+	if s.api != nil {
+		if err := s.api.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.docs != nil {
+		if err := s.docs.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.committer != nil {
+		if err := s.committer.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.closeParts(ctx)
+	s.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeParts(ctx context.Context) {
+	for _, e := range s.engines {
+		_ = e.eng.Close(ctx)
+	}
+	if s.authz != nil {
+		_ = s.authz.a.Close(ctx)
+	}
+	for _, m := range s.modules {
+		_ = m.Close(ctx)
+	}
+	if s.rt != nil {
+		_ = s.rt.Close(ctx)
+	}
+	if s.store != nil {
+		_ = s.store.Close()
+	}
+	if s.ln != nil && s.http == nil {
+		_ = s.ln.Close()
+	}
+}

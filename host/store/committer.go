@@ -1,0 +1,194 @@
+// Package store sits between documents and the storage provider: the group committer that turns
+// the appends of many documents into one provider call, and the supervision of the provider.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/opstream/opstream/pluginsdk/storage"
+)
+
+// Appender is the part of a provider the committer uses.
+type Appender interface {
+	Append(ctx context.Context, req *storage.AppendRequest) (*storage.AppendResponse, error)
+}
+
+// CommitterConfig tunes group commit. Zero fields take the defaults in their comments.
+type CommitterConfig struct {
+	// MaxBatchOps bounds the ops in one provider call; zero means 2000.
+	MaxBatchOps int
+	// MaxBatchBytes bounds the op bytes in one provider call; zero means 8 MiB.
+	MaxBatchBytes int
+	// Timeout bounds one provider call; zero means 10s.
+	Timeout time.Duration
+}
+
+type job struct {
+	a    storage.Append
+	done func(storage.AppendResult)
+}
+
+// Committer group-commits appends: while one provider call is in flight, the appends that
+// arrive queue up and go together in the next call, so the number of round trips per second
+// stays flat as load grows. One call is in flight at a time, which keeps every document's
+// appends in order.
+type Committer struct {
+	p   Appender
+	cfg CommitterConfig
+	log *slog.Logger
+
+	mu     sync.Mutex
+	queue  []job
+	closed bool
+	wake   chan struct{}
+	done   chan struct{}
+}
+
+// ErrCommitterClosed fails appends enqueued after Close.
+var ErrCommitterClosed = errors.New("store: committer closed")
+
+// NewCommitter starts a committer over p. Close stops it.
+func NewCommitter(p Appender, cfg CommitterConfig, log *slog.Logger) *Committer {
+	if cfg.MaxBatchOps <= 0 {
+		cfg.MaxBatchOps = 2000
+	}
+	if cfg.MaxBatchBytes <= 0 {
+		cfg.MaxBatchBytes = 8 << 20
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Committer{p: p, cfg: cfg, log: log.With("component", "committer"), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// Enqueue queues an append; done is called exactly once with its result. It never blocks.
+func (c *Committer) Enqueue(a storage.Append, done func(storage.AppendResult)) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		done(storage.AppendResult{Err: ErrCommitterClosed})
+		return
+	}
+	c.queue = append(c.queue, job{a: a, done: done})
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take removes the next batch from the queue: at most one append per document (a document's
+// consecutive appends are merged), within the size bounds.
+func (c *Committer) take() ([]storage.Append, [][]job) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		return nil, nil
+	}
+	var (
+		appends []storage.Append
+		groups  [][]job
+		index   = make(map[storage.DocKey]int)
+		ops     int
+		bytes   int
+		n       int
+	)
+	for n < len(c.queue) {
+		j := c.queue[n]
+		size := 0
+		for _, op := range j.a.Ops {
+			size += len(op.Data)
+		}
+		if len(appends) > 0 && (ops+len(j.a.Ops) > c.cfg.MaxBatchOps || bytes+size > c.cfg.MaxBatchBytes) {
+			break
+		}
+		if i, ok := index[j.a.Doc]; ok {
+			prev := &appends[i]
+			last := prev.ExpectedRevision + int64(len(prev.Ops))
+			if j.a.ExpectedRevision != last {
+				break // not a continuation: leave it for the next call
+			}
+			prev.Ops = append(prev.Ops, j.a.Ops...)
+			groups[i] = append(groups[i], j)
+		} else {
+			index[j.a.Doc] = len(appends)
+			a := j.a
+			a.Ops = append([]storage.Op(nil), j.a.Ops...)
+			appends = append(appends, a)
+			groups = append(groups, []job{j})
+		}
+		ops += len(j.a.Ops)
+		bytes += size
+		n++
+	}
+	c.queue = append(c.queue[:0:0], c.queue[n:]...)
+	return appends, groups
+}
+
+func (c *Committer) run() {
+	defer close(c.done)
+	for {
+		appends, groups := c.take()
+		if appends == nil {
+			c.mu.Lock()
+			closed := c.closed && len(c.queue) == 0
+			c.mu.Unlock()
+			if closed {
+				return
+			}
+			<-c.wake
+			continue
+		}
+		c.commit(appends, groups)
+	}
+}
+
+func (c *Committer) commit(appends []storage.Append, groups [][]job) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+	resp, err := c.p.Append(ctx, &storage.AppendRequest{Appends: appends})
+	cancel()
+	if err == nil && len(resp.Results) != len(appends) {
+		err = fmt.Errorf("provider answered %d results for %d appends", len(resp.Results), len(appends))
+	}
+	for i, g := range groups {
+		var res storage.AppendResult
+		if err != nil {
+			res.Err = fmt.Errorf("append batch: %w", err)
+		} else {
+			res = resp.Results[i]
+		}
+		for _, j := range g {
+			j.done(res)
+		}
+	}
+	if err != nil {
+		c.log.Warn("append batch failed", "appends", len(appends), "err", err)
+	}
+}
+
+// Close stops taking appends, commits what is queued and returns when done or ctx ends.
+func (c *Committer) Close(ctx context.Context) error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close committer: %w", ctx.Err())
+	}
+}
