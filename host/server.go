@@ -29,7 +29,6 @@ import (
 	"github.com/opstream/opstream/host/pluginhost"
 	"github.com/opstream/opstream/host/session"
 	"github.com/opstream/opstream/host/store"
-	"github.com/opstream/opstream/pluginsdk/storage"
 	"github.com/opstream/opstream/protocol"
 )
 

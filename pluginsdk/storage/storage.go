@@ -3,7 +3,7 @@
 // A provider keeps, per document, an append-only op log and the latest snapshot. Providers run
 // as hashicorp/go-plugin subprocesses speaking gRPC; a provider author implements Provider and
 // calls Serve from main. The host talks to the subprocess through the same Provider interface
-// (see NewClient in the plugin adapter), so code on both sides of the boundary sees one contract.
+// (see Start and Client), so code on both sides of the boundary sees one contract.
 //
 // All methods must be safe for concurrent use. Every method takes a context and must return
 // promptly once it is done.

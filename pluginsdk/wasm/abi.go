@@ -8,6 +8,8 @@ package wasm
 import (
 	"encoding/binary"
 	"errors"
+	"strconv"
+	"unicode/utf8"
 )
 
 // ABIVersion is the ABI version this SDK implements; modules export it from opstream_abi_version.
@@ -103,4 +105,82 @@ func SplitFrames(in []byte) ([][]byte, error) {
 		in = in[n:]
 	}
 	return parts, nil
+}
+
+// AppendManifestJSON appends m as JSON to dst. It is hand-written so guest modules need not link
+// encoding/json (which costs a Go guest about 1.4 MB of code and start-up time).
+func AppendManifestJSON(dst []byte, m Manifest) []byte {
+	dst = append(dst, `{"abi":`...)
+	dst = strconv.AppendInt(dst, int64(m.ABI), 10)
+	dst = append(dst, `,"role":`...)
+	dst = AppendJSONString(dst, m.Role)
+	dst = append(dst, `,"name":`...)
+	dst = AppendJSONString(dst, m.Name)
+	dst = append(dst, `,"version":`...)
+	dst = AppendJSONString(dst, m.Version)
+	if m.DocType != "" {
+		dst = append(dst, `,"docType":`...)
+		dst = AppendJSONString(dst, m.DocType)
+	}
+	if len(m.Capabilities) > 0 {
+		dst = append(dst, `,"capabilities":[`...)
+		for i, c := range m.Capabilities {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendJSONString(dst, c)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}
+
+// AppendJSONString appends s to dst as a JSON string, escaped the way JavaScript's
+// JSON.stringify does it: only '"', '\\' and control characters are escaped (\b \t \n \f \r
+// by name, the others as \u00xx with lower-case hex); everything else, including non-ASCII, is
+// copied as UTF-8. Invalid UTF-8 is replaced by U+FFFD so the output is always valid JSON.
+func AppendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\uFFFD"...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }

@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/opstream/opstream/pluginsdk/wasm"
+)
+
+// module is the engine ABI without the WASM glue, so it can be tested natively: each method
+// takes the call's input and returns a status and payload. It holds the live documents.
+type module struct {
+	e     Engine
+	docs  map[uint32]Doc
+	next  uint32
+	frame [][]byte // reused by split
+}
+
+func newModule(e Engine) (*module, wasm.Manifest, error) {
+	m := e.Manifest()
+	m.ABI = wasm.ABIVersion
+	m.Role = wasm.RoleEngine
+	if m.Name == "" || m.DocType == "" {
+		return nil, m, errors.New("engine manifest needs a name and a docType")
+	}
+	_, composes := e.(Composer)
+	if composes != slices.Contains(m.Capabilities, CapabilityCompose) {
+		return nil, m, fmt.Errorf("engine %s: the manifest must list the capability %q exactly when the engine implements Composer", m.Name, CapabilityCompose)
+	}
+	return &module{e: e, docs: make(map[uint32]Doc)}, m, nil
+}
+
+// status maps an error to a result status.
+func status(err error) byte {
+	if errors.Is(err, ErrInvalidOp) {
+		return wasm.StatusRejected
+	}
+	return wasm.StatusError
+}
+
+func (m *module) empty() (byte, []byte) { return wasm.StatusOK, m.e.Empty() }
+
+func (m *module) open(snapshot []byte) (byte, []byte) {
+	d, err := m.e.Open(snapshot)
+	if err != nil {
+		return status(err), []byte(err.Error())
+	}
+	m.next++
+	for m.docs[m.next] != nil || m.next == 0 {
+		m.next++
+	}
+	m.docs[m.next] = d
+	return wasm.StatusOK, binary.LittleEndian.AppendUint32(nil, m.next)
+}
+
+func (m *module) close(h uint32) {
+	if d, ok := m.docs[h]; ok {
+		delete(m.docs, h)
+		if c, ok := d.(Closer); ok {
+			c.Close()
+		}
+	}
+}
+
+func (m *module) doc(h uint32) (Doc, []byte) {
+	d, ok := m.docs[h]
+	if !ok {
+		return nil, fmt.Appendf(nil, "unknown document handle %d", h)
+	}
+	return d, nil
+}
+
+func (m *module) snapshot(h uint32) (byte, []byte) {
+	d, msg := m.doc(h)
+	if d == nil {
+		return wasm.StatusError, msg
+	}
+	return wasm.StatusOK, d.Snapshot()
+}
+
+// rebase validates frames[0] and transforms it over frames[1:].
+func (m *module) rebase(in []byte, side int32) ([]byte, byte, []byte) {
+	if side != wasm.SideLeft && side != wasm.SideRight {
+		return nil, wasm.StatusError, fmt.Appendf(nil, "side %d is neither 0 (left) nor 1 (right)", side)
+	}
+	frames, err := m.split(in)
+	if err != nil {
+		return nil, wasm.StatusError, []byte(err.Error())
+	}
+	if len(frames) == 0 {
+		return nil, wasm.StatusError, []byte("no op in the input")
+	}
+	op := frames[0]
+	if err := m.e.Validate(op); err != nil {
+		return nil, status(err), []byte(err.Error())
+	}
+	for i, c := range frames[1:] {
+		if op, err = m.e.Transform(op, c, Side(side)); err != nil {
+			return nil, status(err), fmt.Appendf(nil, "transform over op %d: %v", i+1, err)
+		}
+	}
+	return op, wasm.StatusOK, nil
+}
+
+func (m *module) split(in []byte) ([][]byte, error) {
+	m.frame = m.frame[:0]
+	for len(in) > 0 {
+		if len(in) < 4 {
+			return nil, wasm.ErrBadFrame
+		}
+		n := binary.LittleEndian.Uint32(in)
+		in = in[4:]
+		if uint64(n) > uint64(len(in)) {
+			return nil, wasm.ErrBadFrame
+		}
+		m.frame = append(m.frame, in[:n:n])
+		in = in[n:]
+	}
+	return m.frame, nil
+}
+
+func (m *module) apply(h uint32, side int32, in []byte) (st byte, out []byte) {
+	d, msg := m.doc(h)
+	if d == nil {
+		return wasm.StatusError, msg
+	}
+	defer func() {
+		// A panic may leave the document half-changed: drop it, the host reopens it from its
+		// snapshot.
+		if r := recover(); r != nil {
+			m.close(h)
+			st, out = wasm.StatusError, fmt.Appendf(nil, "engine panicked applying an op (document %d closed): %v", h, r)
+		}
+	}()
+	op, st, msg := m.rebase(in, side)
+	if st != wasm.StatusOK {
+		return st, msg
+	}
+	if err := d.Apply(op); err != nil {
+		return status(err), []byte(err.Error())
+	}
+	return wasm.StatusOK, op
+}
+
+func (m *module) transform(side int32, in []byte) (byte, []byte) {
+	op, st, msg := m.rebase(in, side)
+	if st != wasm.StatusOK {
+		return st, msg
+	}
+	return wasm.StatusOK, op
+}
+
+func (m *module) validate(op []byte) (byte, []byte) {
+	if err := m.e.Validate(op); err != nil {
+		return status(err), []byte(err.Error())
+	}
+	return wasm.StatusOK, nil
+}
+
+func (m *module) compose(in []byte) (byte, []byte) {
+	c, ok := m.e.(Composer)
+	if !ok {
+		return wasm.StatusError, []byte("engine does not compose")
+	}
+	frames, err := m.split(in)
+	if err != nil || len(frames) != 2 {
+		return wasm.StatusError, []byte("compose takes two frames")
+	}
+	op, err := c.Compose(frames[0], frames[1])
+	if err != nil {
+		return status(err), []byte(err.Error())
+	}
+	return wasm.StatusOK, op
+}
+
+// guard runs f, turning a panic into a status-2 result.
+func guard(f func() (byte, []byte)) (st byte, out []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			st, out = wasm.StatusError, fmt.Appendf(nil, "engine panicked: %v", r)
+		}
+	}()
+	return f()
+}

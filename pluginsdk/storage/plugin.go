@@ -1,0 +1,199 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime/debug"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/opstream/opstream/pluginsdk/storage/internal/storagepb"
+)
+
+// PluginName is the name of the storage plugin in the go-plugin plugin set.
+const PluginName = "storage"
+
+// MagicCookieKey and MagicCookieValue are the go-plugin magic cookie: the host sets the variable
+// in the provider's environment; a provider binary started without it refuses to run.
+const (
+	MagicCookieKey   = "OPSTREAM_STORAGE_PLUGIN"
+	MagicCookieValue = "7c1f5e0b9a2d4c68e3b1f0a95d7e2c4b8f6a1d3e"
+)
+
+// maxMessageBytes bounds one gRPC message in either direction. Providers cap ReadOps pages well
+// below it; an append batch larger than this is refused by gRPC.
+const maxMessageBytes = 64 << 20
+
+// handshake returns the go-plugin handshake for a protocol version.
+func handshake(version int) plugin.HandshakeConfig {
+	return plugin.HandshakeConfig{
+		ProtocolVersion:  uint(version),
+		MagicCookieKey:   MagicCookieKey,
+		MagicCookieValue: MagicCookieValue,
+	}
+}
+
+// Serve runs p as a storage plugin subprocess: it answers the go-plugin handshake on stdout,
+// serves gRPC until the host shuts the plugin down, then closes p. A provider's main calls it and
+// nothing else. Logs go to stderr as hclog JSON, which the host re-emits through its own logger.
+func Serve(p Provider) {
+	serve(p, ProtocolVersion)
+}
+
+// serve is Serve with the protocol version as a parameter, so tests can build a mismatched
+// provider.
+func serve(p Provider, version int) {
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name:       "storage",
+		Level:      hclog.Trace,
+		Output:     os.Stderr,
+		JSONFormat: true,
+	})
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: handshake(version),
+		Plugins:         plugin.PluginSet{PluginName: &grpcPlugin{impl: p, logger: logger}},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			opts = append(opts,
+				grpc.MaxRecvMsgSize(maxMessageBytes),
+				grpc.MaxSendMsgSize(maxMessageBytes),
+				grpc.ChainUnaryInterceptor(recoverInterceptor(logger)),
+			)
+			return grpc.NewServer(opts...)
+		},
+		Logger: logger,
+	})
+	if err := p.Close(); err != nil {
+		logger.Error("close provider", "error", err)
+	}
+}
+
+// recoverInterceptor turns a panic in a provider method into an Internal error for that call, so
+// one bad request does not take the subprocess down.
+func recoverInterceptor(logger hclog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				logger.Error("provider panic", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = status.Errorf(codes.Internal, "storage provider panic in %s: %v", info.FullMethod, r)
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
+
+// grpcPlugin is the go-plugin glue for both sides: impl is set in the provider process only.
+type grpcPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	impl   Provider
+	logger hclog.Logger
+}
+
+// GRPCServer registers the provider adapter (provider side).
+func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	storagepb.RegisterStorageServer(s, &server{p: g.impl, logger: g.logger})
+	return nil
+}
+
+// GRPCClient returns the raw gRPC client (host side); Start wraps it in a Client.
+func (g *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return storagepb.NewStorageClient(c), nil
+}
+
+// server adapts a Provider to the gRPC service, in the provider process.
+type server struct {
+	storagepb.UnimplementedStorageServer
+	p      Provider
+	logger hclog.Logger
+}
+
+func (s *server) Configure(ctx context.Context, req *storagepb.ConfigureRequest) (*storagepb.ConfigureResponse, error) {
+	c, ok := s.p.(Configurer)
+	if !ok {
+		if len(req.GetConfig()) > 0 {
+			return nil, toStatus(fmt.Errorf("configure: this provider takes no config block, remove it: %w", ErrInvalid))
+		}
+		return &storagepb.ConfigureResponse{}, nil
+	}
+	if err := c.Configure(ctx, req.GetConfig()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &storagepb.ConfigureResponse{}, nil
+}
+
+func (s *server) Append(ctx context.Context, req *storagepb.AppendRequest) (*storagepb.AppendResponse, error) {
+	resp, err := s.p.Append(ctx, &AppendRequest{Appends: appendsFromPB(req.GetAppends())})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &storagepb.AppendResponse{Results: make([]*storagepb.AppendResult, len(resp.Results))}
+	for i, r := range resp.Results {
+		res := &storagepb.AppendResult{Code: toCode(r.Err), Revision: r.Revision}
+		if r.Err != nil {
+			res.Message = r.Err.Error()
+		}
+		out.Results[i] = res
+	}
+	return out, nil
+}
+
+func (s *server) ReadOps(ctx context.Context, req *storagepb.ReadOpsRequest) (*storagepb.ReadOpsResponse, error) {
+	resp, err := s.p.ReadOps(ctx, &ReadOpsRequest{
+		Doc:   keyFromPB(req.GetDoc()),
+		From:  req.GetFrom(),
+		Limit: int(req.GetLimit()),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &storagepb.ReadOpsResponse{Ops: opsToPB(resp.Ops)}, nil
+}
+
+func (s *server) Load(ctx context.Context, req *storagepb.LoadRequest) (*storagepb.LoadResponse, error) {
+	resp, err := s.p.Load(ctx, keyFromPB(req.GetDoc()))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &storagepb.LoadResponse{Info: infoToPB(resp.Info), Snapshot: snapshotToPB(resp.Snapshot)}, nil
+}
+
+func (s *server) PutSnapshot(ctx context.Context, req *storagepb.PutSnapshotRequest) (*storagepb.PutSnapshotResponse, error) {
+	snap := snapshotFromPB(req.GetSnapshot())
+	if snap == nil {
+		return nil, toStatus(fmt.Errorf("put snapshot: missing snapshot: %w", ErrInvalid))
+	}
+	if err := s.p.PutSnapshot(ctx, keyFromPB(req.GetDoc()), *snap); err != nil {
+		return nil, toStatus(err)
+	}
+	return &storagepb.PutSnapshotResponse{}, nil
+}
+
+func (s *server) Delete(ctx context.Context, req *storagepb.DeleteRequest) (*storagepb.DeleteResponse, error) {
+	if err := s.p.Delete(ctx, keyFromPB(req.GetDoc())); err != nil {
+		return nil, toStatus(err)
+	}
+	return &storagepb.DeleteResponse{}, nil
+}
+
+func (s *server) List(ctx context.Context, req *storagepb.ListRequest) (*storagepb.ListResponse, error) {
+	resp, err := s.p.List(ctx, &ListRequest{Tenant: req.GetTenant(), After: req.GetAfter(), Limit: int(req.GetLimit())})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &storagepb.ListResponse{Docs: make([]*storagepb.DocInfo, len(resp.Docs))}
+	for i, d := range resp.Docs {
+		out.Docs[i] = infoToPB(d)
+	}
+	return out, nil
+}
+
+func (s *server) Health(ctx context.Context, _ *storagepb.HealthRequest) (*storagepb.HealthResponse, error) {
+	if err := s.p.Health(ctx); err != nil {
+		return nil, toStatus(err)
+	}
+	return &storagepb.HealthResponse{}, nil
+}
