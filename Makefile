@@ -15,13 +15,17 @@ all: build
 
 build: wasm bin/opstream
 
-wasm: $(BUILTIN)/text.wasm $(BUILTIN)/allow-all.wasm bin/plugins/text.wasm bin/plugins/allow-all.wasm
+wasm: $(BUILTIN)/text.wasm $(BUILTIN)/allow-all.wasm bin/plugins/text.wasm bin/plugins/allow-all.wasm bin/plugins/acl.wasm
 
 $(BUILTIN)/text.wasm: $(WASM_SRC)
 	$(WASMBUILD) -o $@ ./plugins/transforms/text/wasm
 
 $(BUILTIN)/allow-all.wasm: $(WASM_SRC)
 	$(WASMBUILD) -o $@ ./plugins/authorizers/allowall
+
+bin/plugins/acl.wasm: $(WASM_SRC)
+	@mkdir -p bin/plugins
+	$(WASMBUILD) -o $@ ./plugins/authorizers/acl/wasm
 
 bin/plugins/%.wasm: $(BUILTIN)/%.wasm
 	@mkdir -p bin/plugins
@@ -49,7 +53,7 @@ fuzz:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
-	$(WASMENV) $(GO) vet ./plugins/transforms/text/wasm ./plugins/authorizers/allowall
+	$(WASMENV) $(GO) vet ./plugins/transforms/text/wasm ./plugins/authorizers/allowall ./plugins/authorizers/acl/wasm
 
 check: lint
 	$(GO) mod tidy

@@ -155,6 +155,12 @@ func (s *server) wsURL() string          { return "ws://" + s.addr + "/v1/ws" }
 // httpJSON does a request and decodes a JSON answer.
 func httpJSON(t *testing.T, method, url string, body any, out any) int {
 	t.Helper()
+	return httpJSONAuth(t, method, url, "", body, out)
+}
+
+// httpJSONAuth is httpJSON with a bearer token.
+func httpJSONAuth(t *testing.T, method, url, token string, body any, out any) int {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -176,6 +182,9 @@ func httpJSON(t *testing.T, method, url string, body any, out any) int {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
@@ -263,4 +272,14 @@ func tryPost(s *server, doc string, base int64, op any, client string, seq uint6
 	var r submitResp
 	err = json.NewDecoder(resp.Body).Decode(&r)
 	return resp.StatusCode, r, err
+}
+
+// writeConfig writes a YAML config file for a test server and returns its path.
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "opstream.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -184,3 +184,49 @@ func TestWebSocketAwarenessAndPeers(t *testing.T) {
 		t.Fatalf("peerLeft: %+v", m)
 	}
 }
+
+func TestDevelopmentDefaultsWarn(t *testing.T) {
+	s := startServer(t, "", "--storage", "memory")
+	log := s.log.String()
+	for _, want := range []string{"level=WARN msg=\"DEVELOPMENT DEFAULT: memory storage", "level=WARN msg=\"DEVELOPMENT DEFAULT: the allow-all authorizer"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("start-up log lacks %q:\n%s", want, log)
+		}
+	}
+}
+
+func TestRejoinWithRevisionGetsMissingOps(t *testing.T) {
+	s := startServer(t, "")
+	for i, op := range []string{`["a"]`, `[1,"b"]`, `[2,"c"]`} {
+		if code, _ := postOp(t, s, "rejoin", int64(i), json.RawMessage(op), "w", uint64(i+1)); code != 200 {
+			t.Fatal("setup")
+		}
+	}
+	c := dialRaw(t, s, "")
+	c.send(`{"type":"join","ref":1,"doc":"rejoin","docType":"text","protocol":1,"revision":1}`)
+	m := c.next(byRef(1))
+	if m.Type != "joined" || *m.Revision != 3 || len(m.Ops) != 2 || m.Ops[0].Revision != 2 || m.Snapshot != nil || m.Reload {
+		t.Fatalf("rejoin at 1: %+v", m)
+	}
+	c.send(`{"type":"leave","ref":2,"doc":"rejoin"}`)
+	c.next(byRef(2))
+	// A revision the server never had (a client from another world) must reload.
+	c.send(`{"type":"join","ref":3,"doc":"rejoin","docType":"text","protocol":1,"revision":9}`)
+	m = c.next(byRef(3))
+	if !m.Reload || string(m.Snapshot) != `"abc"` || *m.Revision != 3 {
+		t.Fatalf("rejoin ahead: %+v", m)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	s := startServer(t, "", "--config", writeConfig(t, "limits: {opsPerSecond: 1, opsBurst: 2}\n"))
+	c := dialRaw(t, s, "")
+	c.send(`{"type":"join","ref":1,"doc":"rl","docType":"text","protocol":1}`)
+	c.next(byRef(1))
+	c.send(`[{"type":"submit","ref":2,"doc":"rl","baseRevision":0,"op":["a"],"clientId":"c","seq":1},` +
+		`{"type":"submit","ref":3,"doc":"rl","baseRevision":0,"op":["b"],"clientId":"c","seq":2},` +
+		`{"type":"submit","ref":4,"doc":"rl","baseRevision":0,"op":["c"],"clientId":"c","seq":3}]`)
+	if m := c.next(byRef(4)); m.Code != protocol.CodeRateLimited {
+		t.Fatalf("third op in a burst of 2: %+v", m)
+	}
+}

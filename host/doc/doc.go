@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -112,7 +113,7 @@ type Doc struct {
 	key     storage.DocKey
 	reg     *Registry
 	inbox   chan *request
-	commits chan commitResult
+	commits *commitBox
 	done    chan struct{}
 	log     *slog.Logger
 	idPart  []byte // the JSON-encoded doc id, for hand-built messages
@@ -223,7 +224,7 @@ func newDoc(reg *Registry, key storage.DocKey) *Doc {
 		key:     key,
 		reg:     reg,
 		inbox:   make(chan *request, reg.cfg.InboxSize),
-		commits: make(chan commitResult, maxOutstanding+1),
+		commits: &commitBox{signal: make(chan struct{}, 1)},
 		done:    make(chan struct{}),
 		log:     reg.log.With("doc", key.String()),
 		idPart:  idJSON,
@@ -286,8 +287,6 @@ func (d *Doc) Read(ctx context.Context, onRead func(ReadResult, error)) error {
 
 // --- the actor ---
 
-const maxOutstanding = 2
-
 func (d *Doc) run(ctx context.Context) {
 	defer d.exit()
 	defer func() {
@@ -310,8 +309,13 @@ func (d *Doc) run(ctx context.Context) {
 			}
 			d.lastActive = d.reg.now()
 			d.handle(ctx, r)
-		case c := <-d.commits:
-			d.onCommit(ctx, c)
+		case <-d.commits.signal:
+			for _, c := range d.commits.take() {
+				d.onCommit(ctx, c)
+				if d.broken {
+					return
+				}
+			}
 		case <-tick.C:
 			if d.tick(ctx) {
 				return
@@ -697,9 +701,10 @@ func (d *Doc) duplicate(ctx context.Context, r *request, cs clientState) {
 	d.whenDurable(rev, func() { r.onSubmit(res, nil) }, func(err error) { r.onSubmit(SubmitResult{}, err) })
 }
 
-// flush hands the unsent ops to the committer, keeping at most maxOutstanding appends in flight.
+// flush hands the unsent ops to the committer at once. The committer merges a document's
+// queued appends into one, so ops that arrive while a call is in flight go together in the next.
 func (d *Doc) flush() {
-	if len(d.unsent) == 0 || d.outstanding >= maxOutstanding {
+	if len(d.unsent) == 0 {
 		return
 	}
 	ops := d.unsent
@@ -708,7 +713,7 @@ func (d *Doc) flush() {
 	upTo := ops[len(ops)-1].Revision
 	a := storage.Append{Doc: d.key, Type: d.docType, ExpectedRevision: ops[0].Revision - 1, Epoch: d.reg.cfg.Epoch, Ops: ops}
 	d.reg.committer.Enqueue(a, func(res storage.AppendResult) {
-		d.commits <- commitResult{upTo: upTo, res: res}
+		d.commits.put(commitResult{upTo: upTo, res: res})
 	})
 }
 
@@ -917,20 +922,17 @@ func (d *Doc) shutdown() {
 	defer deadline.Stop()
 	for d.outstanding > 0 {
 		select {
-		case c := <-d.commits:
-			d.onCommit(context.Background(), c)
+		case <-d.commits.signal:
+			for _, c := range d.commits.take() {
+				d.onCommit(context.Background(), c)
+				if d.broken {
+					return
+				}
+			}
 		case <-deadline.C:
 			d.failAll(protocol.Errorf(protocol.CodeUnavailable, "server shutting down"))
 			return
 		}
-		if d.broken {
-			return
-		}
-	}
-	// Ops applied but never handed over (outstanding was at the cap) are failed, not acked.
-	if len(d.unsent) > 0 {
-		d.failAll(protocol.Errorf(protocol.CodeUnavailable, "server shutting down; resubmit"))
-		return
 	}
 	d.finalSnapshot()
 	for id, p := range d.peers {
@@ -960,13 +962,7 @@ func (d *Doc) failAll(err *protocol.Error) {
 		}
 	}
 	d.waiters = nil
-	// Drain appends still in flight so their callbacks never block.
-	go func(n int, ch chan commitResult) {
-		for i := 0; i < n; i++ {
-			<-ch
-		}
-	}(d.outstanding, d.commits)
-	d.outstanding = 0
+	d.outstanding = 0 // results still in flight land in the commit box, which never blocks
 }
 
 // resetOnEngineError stops the document when its engine state is lost (an instance trapped), so
@@ -978,6 +974,31 @@ func (d *Doc) resetOnEngineError(err error) {
 	}
 	d.log.Error("engine failed; document reloads from storage", "err", err)
 	d.failAll(protocol.Errorf(protocol.CodeUnavailable, "document engine failed; rejoin"))
+}
+
+// commitBox collects append results for the actor without ever blocking the committer.
+type commitBox struct {
+	mu     sync.Mutex
+	items  []commitResult
+	signal chan struct{}
+}
+
+func (b *commitBox) put(c commitResult) {
+	b.mu.Lock()
+	b.items = append(b.items, c)
+	b.mu.Unlock()
+	select {
+	case b.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (b *commitBox) take() []commitResult {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	items := b.items
+	b.items = nil
+	return items
 }
 
 func appendJSONString(dst []byte, s string) []byte {

@@ -199,6 +199,9 @@ func (e *Engine) Validate(ctx context.Context, op []byte) error {
 // Transform returns op transformed over the concurrent ops in order, with side
 // (wasm.SideLeft or wasm.SideRight).
 func (e *Engine) Transform(ctx context.Context, op []byte, concurrent [][]byte, side int32) ([]byte, error) {
+	if err := checkSide(side); err != nil {
+		return nil, fmt.Errorf("engine %s transform: %w", e.mod.name, err)
+	}
 	out, err := e.stateless(ctx, func(ctx context.Context, in *instance) ([]byte, error) {
 		if err := in.writeFrames(ctx, op, concurrent); err != nil {
 			return nil, err
@@ -228,6 +231,14 @@ func (e *Engine) Compose(ctx context.Context, a, b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("engine %s compose: %w", e.mod.name, err)
 	}
 	return out, nil
+}
+
+// checkSide refuses a side other than wasm.SideLeft and wasm.SideRight: a caller's bug.
+func checkSide(side int32) error {
+	if side != wasm.SideLeft && side != wasm.SideRight {
+		return fmt.Errorf("side %d: want %d (left) or %d (right)", side, wasm.SideLeft, wasm.SideRight)
+	}
+	return nil
 }
 
 func framesLen(first []byte, rest [][]byte) int {
@@ -324,6 +335,9 @@ func (d *Doc) use() error {
 // deadline loses the document (and every other one on its instance): the error wraps
 // ErrTrap or ErrDeadline, and later calls return ErrInstanceLost.
 func (d *Doc) Apply(ctx context.Context, op []byte, concurrent [][]byte, side int32) ([]byte, error) {
+	if err := checkSide(side); err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
 	if err := d.use(); err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
 	}

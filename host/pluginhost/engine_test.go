@@ -42,8 +42,16 @@ func TestEngineStateless(t *testing.T) {
 	if err != nil || string(got) != "5" {
 		t.Errorf("Transform without concurrent ops = %q, %v; want 5", got, err)
 	}
+	if _, err := e.Transform(ctx, []byte("5"), nil, 2); err == nil {
+		t.Error("Transform with side 2 accepted")
+	}
 	if got, err := e.Compose(ctx, []byte("2"), []byte("3")); err != nil || string(got) != "5" {
 		t.Errorf("Compose = %q, %v", got, err)
+	}
+	noCompose := newTestEngine(t, EngineConfig{Instances: 1})
+	noCompose.compose = false // as for a manifest without the capability
+	if _, err := noCompose.Compose(ctx, []byte("2"), []byte("3")); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("Compose without the capability = %v; want ErrUnsupported", err)
 	}
 }
 
@@ -335,4 +343,71 @@ func TestConcurrentDocs(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestTrapsUnderLoad has documents applying ops while stateless calls keep trapping their
+// instances: each owner sees only ErrInstanceLost, reopens from its own copy of the state (as
+// the document actor reloads from storage) and ends with the right snapshot.
+func TestTrapsUnderLoad(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newTestEngine(t, EngineConfig{Instances: 2})
+	var wg sync.WaitGroup
+	lost := make([]int, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			n := 0
+			d, err := e.Open(ctx, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for range 1000 {
+				_, err := d.Apply(ctx, []byte("1"), nil, 0)
+				switch {
+				case err == nil:
+					n++
+				case errors.Is(err, ErrInstanceLost):
+					lost[g]++
+					if d, err = e.Open(ctx, []byte(strconv.Itoa(n))); err != nil {
+						t.Error(err)
+						return
+					}
+				default:
+					t.Errorf("doc %d: %v", g, err)
+					return
+				}
+			}
+			if snap, err := d.Snapshot(ctx); err != nil || string(snap) != strconv.Itoa(n) {
+				t.Errorf("doc %d: snapshot %s, %v; want %d", g, snap, err, n)
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 10 {
+			if err := e.Validate(ctx, []byte("panic")); !errors.Is(err, ErrTrap) {
+				t.Errorf("Validate(panic) = %v", err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	wg.Wait()
+	t.Logf("documents lost (and reopened) per owner: %v", lost)
+}
+
+// TestSandbox checks what a guest sees: no files, no environment, no arguments, and not the
+// host's wall clock.
+func TestSandbox(t *testing.T) {
+	t.Setenv("OPSTREAM_TEST_SECRET", "x") // must not reach the guest
+	e := newTestEngine(t, EngineConfig{Instances: 1})
+	err := e.Validate(context.Background(), []byte("sandbox"))
+	var ge *GuestError
+	if !errors.As(err, &ge) {
+		t.Fatalf("Validate(sandbox) = %v", err)
+	}
+	year := strconv.Itoa(time.Now().Year())
+	if !strings.HasPrefix(ge.Message, "fs=false env=0 args=0 year=") || strings.HasSuffix(ge.Message, year) {
+		t.Errorf("guest sees %q; want no files, env or args, and a fake clock", ge.Message)
+	}
+	t.Logf("guest sees: %s", ge.Message)
 }

@@ -47,16 +47,36 @@ func (s *syncBuffer) String() string {
 }
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	code := m.Run()
+	if shared != nil {
+		_ = shared.Close(context.Background())
+	}
+	if wasmDir != "" {
+		_ = os.RemoveAll(wasmDir)
+	}
+	os.Exit(code)
 }
 
-func run(m *testing.M) int {
+var (
+	setupOnce sync.Once
+	setupErr  error
+)
+
+// mustSetup builds the guests and starts the shared runtime on first use, so tests that need
+// no guest (and fuzz workers) do not pay for them.
+func mustSetup(t testing.TB) {
+	t.Helper()
+	setupOnce.Do(func() { setupErr = setup() })
+	if setupErr != nil {
+		t.Fatalf("test setup: %v", setupErr)
+	}
+}
+
+func setup() error {
 	dir, err := os.MkdirTemp("", "pluginhost-test-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
-	defer os.RemoveAll(dir)
 	wasmDir = dir
 	// The compilation cache outlives the run (it is keyed by wazero version and module hash):
 	// a cold compile of a Go guest takes seconds.
@@ -66,8 +86,7 @@ func run(m *testing.M) int {
 	}
 	root, err := filepath.Abs("../..")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return err
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(guests))
@@ -77,13 +96,11 @@ func run(m *testing.M) int {
 		})
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
-	// Guests written by other engineers; optional until they exist and build.
+	// Guests written by other engineers: a test skips when their folder does not exist and
+	// fails when it exists but does not build.
 	for name, pkg := range map[string]string{
 		"text":     "./plugins/transforms/text/wasm",
 		"allowall": "./plugins/authorizers/allowall",
@@ -96,19 +113,12 @@ func run(m *testing.M) int {
 		}
 		extraWasm[name] = out
 	}
-
-	ctx := context.Background()
-	shared, err = NewRuntime(ctx, RuntimeConfig{
+	shared, err = NewRuntime(context.Background(), RuntimeConfig{
 		CacheDir:         cacheDir,
 		MemoryLimitPages: 1024, // 64 MiB: the memory bomb hits it quickly
 		Logger:           slog.New(slog.NewTextHandler(testLogs, nil)),
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer shared.Close(ctx)
-	return m.Run()
+	return err
 }
 
 func firstLine(s string) string {
@@ -134,6 +144,7 @@ func buildGuest(root, pkg, out string) error {
 
 func readWasm(t testing.TB, name string) []byte {
 	t.Helper()
+	mustSetup(t)
 	path := filepath.Join(wasmDir, name+".wasm")
 	if p, ok := extraWasm[name]; ok {
 		path = p
@@ -148,6 +159,7 @@ func readWasm(t testing.TB, name string) []byte {
 // module compiles a guest once on the shared runtime.
 func module(t testing.TB, name string) *Module {
 	t.Helper()
+	mustSetup(t)
 	modMu.Lock()
 	defer modMu.Unlock()
 	if m, ok := mods[name]; ok {

@@ -12,6 +12,7 @@ import (
 
 func TestCompileRefusesBadModules(t *testing.T) {
 	t.Parallel()
+	t.Cleanup(healthy(t)) // runs after the parallel subtests
 	tests := []struct {
 		name  string
 		wasm  func(t *testing.T) []byte
@@ -90,6 +91,7 @@ func TestWrongRole(t *testing.T) {
 
 func TestRuntimeConfig(t *testing.T) {
 	t.Parallel()
+	mustSetup(t)
 	ctx := context.Background()
 	if _, err := NewRuntime(ctx, RuntimeConfig{MemoryLimitPages: 70000}); err == nil {
 		t.Error("MemoryLimitPages 70000 accepted")

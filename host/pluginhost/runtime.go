@@ -34,6 +34,13 @@ type RuntimeConfig struct {
 	// MaxLogBytes bounds, per instance, what the guest may write to stdout and stderr; the
 	// rest is dropped. Zero means DefaultMaxLogBytes (64 KiB).
 	MaxLogBytes int
+	// Trusted turns off WithCloseOnContextDone for every module of this runtime: calls run
+	// 3-4.5x faster (the text engine's apply with 5 concurrent ops: 22 µs instead of 99 µs),
+	// but a call's deadline can no longer stop a guest that loops forever, and a cancelled
+	// context does not interrupt a call in flight. Use it only for modules the operator trusts
+	// as much as the server itself (the built-in ones, or ones configured as trusted); hostile
+	// or unknown modules belong in a sandboxed (default) runtime.
+	Trusted bool
 	// Logger receives module output and pool events. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -72,7 +79,7 @@ func NewRuntime(ctx context.Context, cfg RuntimeConfig) (*Runtime, error) {
 		cfg.Logger = slog.Default()
 	}
 	rc := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(!cfg.Trusted).
 		WithMemoryLimitPages(cfg.MemoryLimitPages)
 	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {

@@ -16,6 +16,7 @@ import (
 // do not build.
 func requireGuest(t testing.TB, name string) {
 	t.Helper()
+	mustSetup(t)
 	if _, ok := extraWasm[name]; ok {
 		return
 	}

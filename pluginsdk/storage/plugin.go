@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -54,6 +55,7 @@ func serve(p Provider, version int) {
 		Output:     os.Stderr,
 		JSONFormat: true,
 	})
+	go exitWithParent(p, logger)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake(version),
 		Plugins:         plugin.PluginSet{PluginName: &grpcPlugin{impl: p, logger: logger}},
@@ -69,6 +71,19 @@ func serve(p Provider, version int) {
 	})
 	if err := p.Close(); err != nil {
 		logger.Error("close provider", "error", err)
+	}
+}
+
+// exitWithParent ends the plugin when the host process is gone (a kill -9 of the host leaves
+// no one to shut the plugin down): the subprocess is re-parented, so its parent pid changes.
+func exitWithParent(p Provider, logger hclog.Logger) {
+	parent := os.Getppid()
+	for range time.Tick(250 * time.Millisecond) {
+		if os.Getppid() != parent {
+			logger.Warn("host process is gone; plugin exiting")
+			_ = p.Close()
+			os.Exit(0)
+		}
 	}
 }
 

@@ -98,6 +98,7 @@ func Serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logFormat := fs.String("log-format", "", "text or json (env OPSTREAM_LOG_FORMAT)")
 	snapEvery := fs.Int("snapshot-every", 0, "snapshot after this many ops (default 100)")
 	snapInterval := fs.Duration("snapshot-interval", 0, "snapshot a changed document after this long (default 5m)")
+	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this address (debugging; keep private)")
 	idle := fs.Duration("idle-timeout", 0, "unload a document without peers after this long (default 5m)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: opstream serve [flags]\n\nFlags win over OPSTREAM_* environment variables, which win over the config file.")
@@ -128,6 +129,7 @@ func Serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	setStr(&cfg.Plugins.Dir, *pluginsDir)
 	setStr(&cfg.Log.Level, *logLevel)
 	setStr(&cfg.Log.Format, *logFormat)
+	setStr(&cfg.PprofAddr, *pprofAddr)
 	if *snapEvery > 0 {
 		cfg.Snapshots.Every = *snapEvery
 	}

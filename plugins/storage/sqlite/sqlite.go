@@ -35,6 +35,7 @@ type state struct {
 	writer *sql.DB // one connection: every write goes through it
 	reader *sql.DB // read-only pool
 	stmts  stmts
+	batch  batchStmts
 }
 
 var (
@@ -107,11 +108,16 @@ func open(ctx context.Context, cfg Config) (*state, error) {
 		st.close()
 		return nil, fmt.Errorf("prepare statements: %w", err)
 	}
+	if err := st.batch.prepare(ctx, writer); err != nil {
+		st.close()
+		return nil, fmt.Errorf("prepare batch statements: %w", err)
+	}
 	return st, nil
 }
 
 func (st *state) close() error {
 	st.stmts.close()
+	st.batch.close()
 	var errs []error
 	if st.reader != nil {
 		errs = append(errs, st.reader.Close())
@@ -163,18 +169,38 @@ func (p *Provider) Append(ctx context.Context, req *storage.AppendRequest) (*sto
 		return nil, err
 	}
 	errs := storage.ValidateRequest(req)
+	// The head check inside the write transaction is authoritative (one writer, BEGIN
+	// IMMEDIATE), so appends normally need no savepoints. Only if an insert still hits the
+	// (tenant, id, revision) key is the request redone with a savepoint per document, so that
+	// one document's failure cannot fail the others.
+	resp, err := st.appendTx(ctx, req, errs, false)
+	if errors.Is(err, errNeedSavepoints) {
+		resp, err = st.appendTx(ctx, req, errs, true)
+	}
+	return resp, err
+}
+
+var errNeedSavepoints = errors.New("append: redo with savepoints")
+
+func (st *state) appendTx(ctx context.Context, req *storage.AppendRequest, errs []error, savepoints bool) (*storage.AppendResponse, error) {
 	resp := &storage.AppendResponse{Results: make([]storage.AppendResult, len(req.Appends))}
 	tx, err := st.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, dbErr(ctx, "append: begin", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	s := st.stmts.inTx(ctx, tx)
-	for i := range req.Appends {
-		a := &req.Appends[i]
-		res := &resp.Results[i]
-		if err := st.appendOne(ctx, s, a, res, errs[i]); err != nil {
+	if !savepoints {
+		if err := st.appendBatched(ctx, tx, req, errs, resp); err != nil {
 			return nil, err
+		}
+	} else {
+		s := st.stmts.inTx(ctx, tx)
+		for i := range req.Appends {
+			a := &req.Appends[i]
+			res := &resp.Results[i]
+			if err := st.appendOne(ctx, s, a, res, errs[i], true); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -183,9 +209,9 @@ func (p *Provider) Append(ctx context.Context, req *storage.AppendRequest) (*sto
 	return resp, nil
 }
 
-// appendOne applies one append inside a savepoint, recording its outcome in res. The returned
-// error fails the whole request.
-func (st *state) appendOne(ctx context.Context, s txStmts, a *storage.Append, res *storage.AppendResult, invalid error) error {
+// appendOne applies one append, recording its outcome in res. The returned error fails the
+// whole request.
+func (st *state) appendOne(ctx context.Context, s txStmts, a *storage.Append, res *storage.AppendResult, invalid error, savepoints bool) error {
 	var (
 		rev   int64
 		epoch uint64
@@ -207,12 +233,20 @@ func (st *state) appendOne(ctx context.Context, s txStmts, a *storage.Append, re
 		res.Err = fmt.Errorf("append %s: at revision %d, expected %d: %w", a.Doc, rev, a.ExpectedRevision, storage.ErrConflict)
 		return nil
 	}
-	if _, err := s.savepoint.ExecContext(ctx); err != nil {
-		return dbErr(ctx, "append: savepoint", err)
+	if savepoints {
+		if _, err := s.savepoint.ExecContext(ctx); err != nil {
+			return dbErr(ctx, "append: savepoint", err)
+		}
 	}
 	for _, op := range a.Ops {
 		_, err := s.insertOp.ExecContext(ctx, a.Doc.Tenant, a.Doc.ID, op.Revision, op.ClientID, int64(op.Seq), nonNil(op.Data), op.UnixMillis)
 		if err != nil {
+			if !savepoints {
+				if isConstraint(err) {
+					return errNeedSavepoints
+				}
+				return dbErr(ctx, "append: insert op into "+a.Doc.String(), err)
+			}
 			if _, rbErr := s.rollbackTo.ExecContext(ctx); rbErr != nil {
 				return dbErr(ctx, "append: roll back savepoint", rbErr)
 			}
@@ -231,8 +265,10 @@ func (st *state) appendOne(ctx context.Context, s txStmts, a *storage.Append, re
 	if _, err := s.upsertDoc.ExecContext(ctx, a.Doc.Tenant, a.Doc.ID, a.Type, newRev, int64(max(epoch, a.Epoch))); err != nil {
 		return dbErr(ctx, "append: update head of "+a.Doc.String(), err)
 	}
-	if _, err := s.release.ExecContext(ctx); err != nil {
-		return dbErr(ctx, "append: release savepoint", err)
+	if savepoints {
+		if _, err := s.release.ExecContext(ctx); err != nil {
+			return dbErr(ctx, "append: release savepoint", err)
+		}
 	}
 	res.Revision = newRev
 	return nil

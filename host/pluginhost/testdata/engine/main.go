@@ -5,7 +5,7 @@
 // transform(op, c1..ck, side) = op + sum(ci) + 1000*side, so tests can check the frames and
 // the side crossed the boundary. Some ops misbehave on purpose: "loop" spins forever,
 // "bomb" allocates until memory runs out, "panic" panics, "big:N" returns N bytes,
-// "print" writes a line to stdout, "reject" is status 1, "fail" is status 2.
+// "print" writes a line to stdout, "sandbox" reports what the guest can see, "reject" is status 1, "fail" is status 2.
 package main
 
 import (
@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 )
 
@@ -90,6 +91,15 @@ func hostile(op string) (int64, bool) {
 	case op == "print":
 		os.Stdout.Write([]byte("hello from the guest\n"))
 		return okStr("0"), false
+	case op == "sandbox":
+		// Reports what the sandbox lets the guest see, as a status-2 message.
+		_, ferr := os.ReadFile("/etc/hostname")
+		_, derr := os.ReadDir("/")
+		msg := "fs=" + strconv.FormatBool(ferr == nil || derr == nil) +
+			" env=" + strconv.Itoa(len(os.Environ())) +
+			" args=" + strconv.Itoa(len(os.Args)) +
+			" year=" + strconv.Itoa(time.Now().Year())
+		return result(2, []byte(msg)), false
 	case op == "reject":
 		return result(1, []byte("rejected on purpose")), false
 	case op == "fail":
