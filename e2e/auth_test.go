@@ -110,4 +110,3 @@ func TestTenantsSeparateDocuments(t *testing.T) {
 		}
 	}
 }
-
