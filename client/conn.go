@@ -482,18 +482,25 @@ func (c *Conn) readLoop(ctx context.Context, ws *websocket.Conn) error {
 	}
 }
 
-// decodeFrame splits a server frame into its messages.
+// decodeFrame splits a server frame into its messages, decoding the common ones without
+// reflection (protocol.DecodeMessage).
 func decodeFrame(b []byte) ([]protocol.Message, error) {
 	b = bytes.TrimLeft(b, " \t\r\n")
 	if len(b) > 0 && b[0] == '[' {
-		var msgs []protocol.Message
-		if err := json.Unmarshal(b, &msgs); err != nil {
-			return nil, fmt.Errorf("decode frame: %w", err)
+		parts, ok := protocol.SplitBatch(b)
+		if !ok {
+			return nil, fmt.Errorf("decode frame: malformed array")
+		}
+		msgs := make([]protocol.Message, len(parts))
+		for i, p := range parts {
+			if err := protocol.DecodeMessage(p, &msgs[i]); err != nil {
+				return nil, fmt.Errorf("decode frame: %w", err)
+			}
 		}
 		return msgs, nil
 	}
 	msgs := make([]protocol.Message, 1)
-	if err := json.Unmarshal(b, &msgs[0]); err != nil {
+	if err := protocol.DecodeMessage(b, &msgs[0]); err != nil {
 		return nil, fmt.Errorf("decode frame: %w", err)
 	}
 	return msgs, nil

@@ -85,8 +85,13 @@ func DecodeFrame(frame []byte, lim Limits) []Decoded {
 	lim = lim.WithDefaults()
 	trimmed := bytes.TrimLeft(frame, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
-		var parts []json.RawMessage
-		if err := json.Unmarshal(trimmed, &parts); err != nil {
+		parts, ok := SplitBatch(trimmed)
+		if !ok {
+			var probe []json.RawMessage
+			err := json.Unmarshal(trimmed, &probe)
+			if err == nil {
+				err = fmt.Errorf("malformed array")
+			}
 			return []Decoded{{Err: Errorf(CodeInvalidMessage, "frame is not valid JSON: %s", jsonErr(err))}}
 		}
 		if len(parts) > lim.MaxMessagesPerFrame {
@@ -103,7 +108,7 @@ func DecodeFrame(frame []byte, lim Limits) []Decoded {
 
 func decodeOne(b []byte, lim Limits) Decoded {
 	var m Message
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := DecodeMessage(b, &m); err != nil {
 		d := Decoded{Err: Errorf(CodeInvalidMessage, "message is not valid: %s", jsonErr(err))}
 		// Salvage the ref so the reply can be matched to the request.
 		var probe struct {
