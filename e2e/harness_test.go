@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 
 // server is one opstream process.
 type server struct {
-	t       *testing.T
+	t       testing.TB
 	dataDir string
 	addr    string
 	args    []string
@@ -63,7 +63,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -74,7 +74,7 @@ func freePort(t *testing.T) string {
 }
 
 // startServer starts opstream on a free port with a fresh data dir (or dataDir when given).
-func startServer(t *testing.T, dataDir string, args ...string) *server {
+func startServer(t testing.TB, dataDir string, args ...string) *server {
 	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
@@ -153,13 +153,13 @@ func (s *server) url(path string) string { return "http://" + s.addr + path }
 func (s *server) wsURL() string          { return "ws://" + s.addr + "/v1/ws" }
 
 // httpJSON does a request and decodes a JSON answer.
-func httpJSON(t *testing.T, method, url string, body any, out any) int {
+func httpJSON(t testing.TB, method, url string, body any, out any) int {
 	t.Helper()
 	return httpJSONAuth(t, method, url, "", body, out)
 }
 
 // httpJSONAuth is httpJSON with a bearer token.
-func httpJSONAuth(t *testing.T, method, url, token string, body any, out any) int {
+func httpJSONAuth(t testing.TB, method, url, token string, body any, out any) int {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -234,7 +234,7 @@ func postOp(t *testing.T, s *server, doc string, base int64, op any, client stri
 	return code, r
 }
 
-func getDoc(t *testing.T, s *server, doc string) (int, docResp) {
+func getDoc(t testing.TB, s *server, doc string) (int, docResp) {
 	t.Helper()
 	var d docResp
 	code := httpJSON(t, "GET", s.url("/v1/docs/"+doc), nil, &d)
@@ -275,7 +275,7 @@ func tryPost(s *server, doc string, base int64, op any, client string, seq uint6
 }
 
 // writeConfig writes a YAML config file for a test server and returns its path.
-func writeConfig(t *testing.T, yaml string) string {
+func writeConfig(t testing.TB, yaml string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "opstream.yaml")
 	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
