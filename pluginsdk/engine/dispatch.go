@@ -16,7 +16,14 @@ type module struct {
 	docs  map[uint32]Doc
 	next  uint32
 	frame [][]byte // reused by split
+
+	parser OpParser            // e, when it implements OpParser
+	parsed map[string]ParsedOp // decoded concurrent ops by their bytes, bounded by maxParsed
+	out    []byte              // reused encoding buffer
 }
+
+// maxParsed bounds the cache of decoded concurrent ops.
+const maxParsed = 1024
 
 func newModule(e Engine) (*module, wasm.Manifest, error) {
 	m := e.Manifest()
@@ -29,7 +36,11 @@ func newModule(e Engine) (*module, wasm.Manifest, error) {
 	if composes != slices.Contains(m.Capabilities, CapabilityCompose) {
 		return nil, m, fmt.Errorf("engine %s: the manifest must list the capability %q exactly when the engine implements Composer", m.Name, CapabilityCompose)
 	}
-	return &module{e: e, docs: make(map[uint32]Doc)}, m, nil
+	mod := &module{e: e, docs: make(map[uint32]Doc)}
+	if p, ok := e.(OpParser); ok {
+		mod.parser, mod.parsed = p, make(map[string]ParsedOp)
+	}
+	return mod, m, nil
 }
 
 // status maps an error to a result status.
@@ -104,6 +115,45 @@ func (m *module) rebase(in []byte, side int32) ([]byte, byte, []byte) {
 	return op, wasm.StatusOK, nil
 }
 
+// applyParsed is apply for engines that implement OpParser and docs that implement OpApplier:
+// the op stays decoded through every transform step, and concurrent ops come from the cache.
+func (m *module) applyParsed(d OpApplier, side int32, in []byte) (byte, []byte) {
+	if side != wasm.SideLeft && side != wasm.SideRight {
+		return wasm.StatusError, fmt.Appendf(nil, "side %d is neither 0 (left) nor 1 (right)", side)
+	}
+	frames, err := m.split(in)
+	if err != nil {
+		return wasm.StatusError, []byte(err.Error())
+	}
+	if len(frames) == 0 {
+		return wasm.StatusError, []byte("no op in the input")
+	}
+	op, err := m.parser.ParseOp(frames[0])
+	if err != nil {
+		return status(err), []byte(err.Error())
+	}
+	for i, c := range frames[1:] {
+		other, ok := m.parsed[string(c)]
+		if !ok {
+			if other, err = m.parser.ParseOp(c); err != nil {
+				return status(err), fmt.Appendf(nil, "concurrent op %d: %v", i+1, err)
+			}
+			if len(m.parsed) >= maxParsed {
+				clear(m.parsed)
+			}
+			m.parsed[string(c)] = other
+		}
+		if op, err = m.parser.TransformOp(op, other, Side(side)); err != nil {
+			return status(err), fmt.Appendf(nil, "transform over op %d: %v", i+1, err)
+		}
+	}
+	if err := d.ApplyOp(op); err != nil {
+		return status(err), []byte(err.Error())
+	}
+	m.out = m.parser.AppendOp(m.out[:0], op)
+	return wasm.StatusOK, m.out
+}
+
 func (m *module) split(in []byte) ([][]byte, error) {
 	m.frame = m.frame[:0]
 	for len(in) > 0 {
@@ -134,6 +184,11 @@ func (m *module) apply(h uint32, side int32, in []byte) (st byte, out []byte) {
 			st, out = wasm.StatusError, fmt.Appendf(nil, "engine panicked applying an op (document %d closed): %v", h, r)
 		}
 	}()
+	if m.parser != nil {
+		if a, ok := d.(OpApplier); ok {
+			return m.applyParsed(a, side, in)
+		}
+	}
 	op, st, msg := m.rebase(in, side)
 	if st != wasm.StatusOK {
 		return st, msg

@@ -75,3 +75,23 @@ type invalidError struct{ msg string }
 
 func (e *invalidError) Error() string        { return e.msg }
 func (e *invalidError) Is(target error) bool { return target == ErrInvalidOp }
+
+// ParsedOp is an op in an engine's own decoded form (see OpParser).
+type ParsedOp any
+
+// OpParser is an optional Engine extension for speed. An engine that implements it has each op
+// decoded once per call instead of once per transform step, and the concurrent ops an op is
+// rebased over (the same few ops arrive again and again on a busy document) decoded once and
+// cached across calls. ParseOp must validate like Validate and must not keep references to its
+// input (the buffer is reused); TransformOp and AppendOp must not modify their arguments.
+type OpParser interface {
+	ParseOp(op []byte) (ParsedOp, error)
+	TransformOp(op, other ParsedOp, side Side) (ParsedOp, error)
+	AppendOp(dst []byte, op ParsedOp) []byte
+}
+
+// OpApplier is an optional Doc extension used with OpParser: it applies an already decoded op
+// (validated against the document; unchanged on error).
+type OpApplier interface {
+	ApplyOp(op ParsedOp) error
+}

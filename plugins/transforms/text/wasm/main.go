@@ -25,9 +25,11 @@ const version = "1.0.0"
 type textEngine struct{}
 
 var (
-	_ engine.Engine   = textEngine{}
-	_ engine.Composer = textEngine{}
-	_ engine.Doc      = (*doc)(nil)
+	_ engine.Engine    = textEngine{}
+	_ engine.Composer  = textEngine{}
+	_ engine.OpParser  = textEngine{}
+	_ engine.Doc       = (*doc)(nil)
+	_ engine.OpApplier = (*doc)(nil)
 )
 
 // invalid maps text's errors onto the SDK's statuses.
@@ -93,6 +95,33 @@ func (textEngine) Compose(a, b []byte) ([]byte, error) {
 	return out.AppendJSON(nil), nil
 }
 
+// ParseOp implements engine.OpParser.
+func (textEngine) ParseOp(op []byte) (engine.ParsedOp, error) {
+	o, err := text.ParseOp(op)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	return o, nil
+}
+
+// TransformOp implements engine.OpParser.
+func (textEngine) TransformOp(op, other engine.ParsedOp, side engine.Side) (engine.ParsedOp, error) {
+	s := text.Left
+	if side == engine.Right {
+		s = text.Right
+	}
+	out, err := text.Transform(op.(text.Op), other.(text.Op), s)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	return out, nil
+}
+
+// AppendOp implements engine.OpParser.
+func (textEngine) AppendOp(dst []byte, op engine.ParsedOp) []byte {
+	return op.(text.Op).AppendJSON(dst)
+}
+
 // doc is a live text document.
 type doc struct{ d *text.Doc }
 
@@ -103,5 +132,8 @@ func (d *doc) Apply(op []byte) error {
 	}
 	return invalid(d.d.Apply(o))
 }
+
+// ApplyOp implements engine.OpApplier.
+func (d *doc) ApplyOp(op engine.ParsedOp) error { return invalid(d.d.Apply(op.(text.Op))) }
 
 func (d *doc) Snapshot() []byte { return d.d.AppendSnapshot(nil) }
