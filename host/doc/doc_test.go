@@ -395,3 +395,52 @@ func TestIdleUnloadWritesSnapshotAndReloads(t *testing.T) {
 		t.Fatalf("reloaded: %+v %s", got, got.Snapshot)
 	}
 }
+
+func TestAwarenessExpiresAndIsNeverStored(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	f := newFixture(t, Config{AwarenessTTL: 30 * time.Second, TickInterval: 10 * time.Millisecond, Now: clock})
+	d, _ := f.reg.Get(f.key)
+	a, b := &testPeer{id: "a"}, &testPeer{id: "b"}
+	for _, p := range []*testPeer{a, b} {
+		joined := make(chan JoinResult, 1)
+		_ = d.Join(context.Background(), p, "log", nil, func(r JoinResult, err error) { joined <- r })
+		<-joined
+	}
+	_ = d.SetAwareness(context.Background(), "a", json.RawMessage(`{"cursor":1}`))
+	waitFor(t, func() bool { return len(b.messages()) == 1 })
+	if m := b.messages()[0]; m != `{"type":"awareness","doc":"d","peer":"a","state":{"cursor":1}}` {
+		t.Fatalf("broadcast %s", m)
+	}
+	mu.Lock()
+	now = now.Add(31 * time.Second)
+	mu.Unlock()
+	waitFor(t, func() bool { return len(b.messages()) == 2 })
+	if m := b.messages()[1]; m != `{"type":"awareness","doc":"d","peer":"a","state":null}` {
+		t.Fatalf("expiry %s", m)
+	}
+	if _, err := f.mem.Load(context.Background(), f.key); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("awareness reached storage: %v", err)
+	}
+	_ = d.Leave(context.Background(), "a", nil)
+	waitFor(t, func() bool { return len(b.messages()) == 3 })
+	if m := b.messages()[2]; m != `{"type":"peerLeft","doc":"d","peer":"a"}` {
+		t.Fatalf("leave %s", m)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
