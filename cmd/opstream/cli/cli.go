@@ -25,6 +25,7 @@ const usage = `opstream: a real-time collaboration server
 Usage:
   opstream serve [flags]      run the server (opstream serve -h for flags)
   opstream bench [flags]      load-test a running server
+  opstream plugin inspect F   check a WASM module and show its role, ABI, exports and imports
   opstream version            print the version
 
 `
@@ -41,6 +42,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = Serve(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = bench.Run(ctx, args[1:], stdout, stderr)
+	case "plugin":
+		err = Plugin(ctx, args[1:], stdout, stderr)
 	case "storage-plugin":
 		err = storagePlugin(args[1:])
 	case "version":
