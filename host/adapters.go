@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"sync/atomic"
 	"time"
 
 	"github.com/opstream/opstream/host/auth"
@@ -64,11 +65,19 @@ func engineErr(err error) error {
 	return fmt.Errorf("engine: %w", err)
 }
 
-// authorizerAdapter presents a pluginhost authorizer as an auth.Authorizer.
-type authorizerAdapter struct{ a *pluginhost.Authorizer }
+// authorizerAdapter presents a pluginhost authorizer as an auth.Authorizer. The module behind it
+// can be swapped while calls are in flight: calls that started keep the old one.
+type authorizerAdapter struct {
+	cur atomic.Pointer[loadedAuthorizer]
+}
+
+type loadedAuthorizer struct {
+	a   *pluginhost.Authorizer
+	mod *pluginhost.Module
+}
 
 func (a *authorizerAdapter) Authorize(ctx context.Context, req auth.Request) (auth.Decision, error) {
-	d, err := a.a.Authorize(ctx, authorizer.Request{
+	d, err := a.cur.Load().a.Authorize(ctx, authorizer.Request{
 		Action: req.Action, DocID: req.DocID, Token: req.Creds.Token, Headers: req.Creds.Headers,
 		NowUnixMillis: req.Now.UnixMilli(),
 	})

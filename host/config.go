@@ -76,8 +76,11 @@ type PluginsConfig struct {
 	MemoryLimitMiB int `yaml:"memoryLimitMiB"`
 	// EngineCallTimeout bounds one engine call; zero means 1s.
 	EngineCallTimeout time.Duration `yaml:"engineCallTimeout"`
-	// AuthorizerCallTimeout bounds one authorizer call; zero means 100ms.
+	// AuthorizerCallTimeout bounds one authorizer call; zero means 500ms.
 	AuthorizerCallTimeout time.Duration `yaml:"authorizerCallTimeout"`
+	// WatchInterval is how often module files are checked for changes; zero means 2s. A
+	// changed authorizer module is loaded and swapped in (SIGHUP does it at once).
+	WatchInterval time.Duration `yaml:"watchInterval"`
 }
 
 // ModuleConfig names one WASM module and its config block.
@@ -233,8 +236,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Plugins.EngineCallTimeout <= 0 {
 		c.Plugins.EngineCallTimeout = time.Second
 	}
+	if c.Plugins.WatchInterval <= 0 {
+		c.Plugins.WatchInterval = 2 * time.Second
+	}
 	if c.Plugins.AuthorizerCallTimeout <= 0 {
-		c.Plugins.AuthorizerCallTimeout = 100 * time.Millisecond
+		c.Plugins.AuthorizerCallTimeout = 500 * time.Millisecond
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second

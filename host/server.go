@@ -40,6 +40,8 @@ type Options struct {
 	Executable string
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Reload, when it delivers, reloads the plugins (the CLI wires SIGHUP to it).
+	Reload <-chan struct{}
 }
 
 // Server is one OpStream node.
@@ -51,12 +53,14 @@ type Server struct {
 	modules   []*pluginhost.Module
 	engines   map[string]*engineAdapter
 	authz     *authorizerAdapter
+	checker   *auth.Checker
 	store     *store.Supervisor
 	committer *store.Committer
 	docs      *doc.Registry
 	api       *httpapi.API
 	http      *http.Server
 	ln        net.Listener
+	reload    <-chan struct{}
 }
 
 // New builds a server: it starts the storage provider, loads the WASM modules and binds the
@@ -76,7 +80,7 @@ func New(ctx context.Context, cfg Config, opts Options) (s *Server, err error) {
 		cfg.NodeID = hex.EncodeToString(b[:])
 	}
 	log = log.With("node", cfg.NodeID)
-	s = &Server{cfg: cfg, log: log, engines: make(map[string]*engineAdapter)}
+	s = &Server{cfg: cfg, log: log, engines: make(map[string]*engineAdapter), reload: opts.Reload}
 	defer func() {
 		if err != nil {
 			s.closeParts(context.Background())
@@ -99,7 +103,8 @@ func New(ctx context.Context, cfg Config, opts Options) (s *Server, err error) {
 		IdleTimeout:      cfg.Documents.IdleTimeout,
 		AwarenessTTL:     cfg.Documents.AwarenessTTL,
 	}, s.store, s, s.committer, log)
-	checker := auth.NewChecker(s.authz, auth.Config{CacheTTL: cfg.Auth.CacheTTL}, log)
+	s.checker = auth.NewChecker(s.authz, auth.Config{CacheTTL: cfg.Auth.CacheTTL}, log)
+	checker := s.checker
 	limits := protocol.Limits{
 		MaxOpBytes: cfg.Limits.OpBytes, MaxAwarenessBytes: cfg.Limits.AwarenessBytes,
 		MaxDocIDLen: cfg.Limits.DocIDLength, MaxDocTypeLen: cfg.Limits.DocTypeLength,
@@ -224,27 +229,111 @@ func (s *Server) loadPlugins(ctx context.Context) error {
 			return fmt.Errorf("engine for %q: %w", docType, err)
 		}
 		s.engines[docType] = &engineAdapter{eng: eng, timeout: s.cfg.Plugins.EngineCallTimeout}
+		s.modules = append(s.modules, mod)
 		s.log.Info("engine loaded", "docType", docType, "module", mc.Module, "name", mod.Manifest().Name, "version", mod.Manifest().Version)
 	}
 
+	la, err := s.loadAuthorizer(ctx)
+	if err != nil {
+		return err
+	}
+	s.authz = &authorizerAdapter{}
+	s.authz.cur.Store(la)
+	return nil
+}
+
+// loadAuthorizer compiles and starts the configured authorizer module.
+func (s *Server) loadAuthorizer(ctx context.Context) (*loadedAuthorizer, error) {
 	mc := s.cfg.Plugins.Authorizer
 	mod, err := s.compile(ctx, mc)
 	if err != nil {
-		return fmt.Errorf("authorizer: %w", err)
+		return nil, fmt.Errorf("authorizer: %w", err)
 	}
 	conf := []byte("{}")
 	if len(mc.Config) > 0 {
 		if conf, err = json.Marshal(mc.Config); err != nil {
-			return fmt.Errorf("authorizer config: %w", err)
+			_ = mod.Close(ctx)
+			return nil, fmt.Errorf("authorizer config: %w", err)
 		}
+	}
+	instances := s.cfg.Plugins.Instances
+	if instances <= 0 {
+		instances = runtime.GOMAXPROCS(0)
 	}
 	authz, err := pluginhost.NewAuthorizer(ctx, mod, conf, pluginhost.AuthorizerConfig{Instances: instances, CallTimeout: s.cfg.Plugins.AuthorizerCallTimeout})
 	if err != nil {
-		return fmt.Errorf("authorizer %s: %w", mc.Module, err)
+		_ = mod.Close(ctx)
+		return nil, fmt.Errorf("authorizer %s: %w", mc.Module, err)
 	}
-	s.authz = &authorizerAdapter{a: authz}
-	s.log.Info("authorizer loaded", "module", mc.Module, "name", mod.Manifest().Name)
+	s.log.Info("authorizer loaded", "module", mc.Module, "name", mod.Manifest().Name, "version", mod.Manifest().Version)
+	return &loadedAuthorizer{a: authz, mod: mod}, nil
+}
+
+// reloadAuthorizer loads the authorizer module again and swaps it in: calls in flight finish
+// on the old one, new calls use the new one, cached decisions are dropped. A module that fails
+// to load leaves the old one serving.
+func (s *Server) reloadAuthorizer(ctx context.Context) error {
+	la, err := s.loadAuthorizer(ctx)
+	if err != nil {
+		s.log.Error("authorizer reload failed; the previous module keeps serving", "err", err)
+		return err
+	}
+	old := s.authz.cur.Swap(la)
+	s.checker.Reset()
+	s.log.Info("authorizer swapped", "module", s.cfg.Plugins.Authorizer.Module)
+	if old != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_ = old.a.Close(cctx) // waits for calls in flight
+		_ = old.mod.Close(cctx)
+		cancel()
+	}
 	return nil
+}
+
+// watchPlugins reloads the authorizer when its module file changes (polled) or on reload
+// requests (SIGHUP), until ctx ends.
+func (s *Server) watchPlugins(ctx context.Context, reload <-chan struct{}) {
+	path := s.modulePath(s.cfg.Plugins.Authorizer.Module)
+	stamp := func() string {
+		if path == "" {
+			return ""
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			return ""
+		}
+		return fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
+	}
+	last := stamp()
+	t := time.NewTicker(s.cfg.Plugins.WatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reload:
+			s.log.Info("reload requested")
+			last = stamp()
+			_ = s.reloadAuthorizer(ctx)
+		case <-t.C:
+			if now := stamp(); now != last && now != "" {
+				last = now
+				s.log.Info("authorizer module changed on disk", "path", path)
+				_ = s.reloadAuthorizer(ctx)
+			}
+		}
+	}
+}
+
+// modulePath is the file a module reference names, or "" for a built-in module.
+func (s *Server) modulePath(ref string) string {
+	if builtin.Has(ref) {
+		return ""
+	}
+	if !filepath.IsAbs(ref) && !strings.ContainsRune(ref, filepath.Separator) {
+		return filepath.Join(s.cfg.Plugins.Dir, ref)
+	}
+	return ref
 }
 
 // compile loads a module by built-in name, file name in the plugins dir, or path, into the
@@ -262,11 +351,7 @@ func (s *Server) compile(ctx context.Context, mc ModuleConfig) (*pluginhost.Modu
 	if builtin.Has(ref) {
 		bin, err = builtin.Module(ref)
 	} else {
-		path := ref
-		if !filepath.IsAbs(path) && !strings.ContainsRune(path, filepath.Separator) {
-			path = filepath.Join(s.cfg.Plugins.Dir, path)
-		}
-		bin, err = os.ReadFile(path)
+		bin, err = os.ReadFile(s.modulePath(ref))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read module %s: %w", ref, err)
@@ -275,7 +360,6 @@ func (s *Server) compile(ctx context.Context, mc ModuleConfig) (*pluginhost.Modu
 	if err != nil {
 		return nil, fmt.Errorf("load module %s: %w", ref, err)
 	}
-	s.modules = append(s.modules, mod)
 	return mod, nil
 }
 
@@ -304,6 +388,16 @@ func (s *Server) Run(ctx context.Context) error {
 		stop := s.servePprof()
 		defer stop()
 	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		s.watchPlugins(wctx, s.reload)
+	}()
+	defer func() {
+		stopWatch()
+		<-watched
+	}()
 	s.log.Info("opstream serving", "addr", s.Addr(), "dataDir", s.cfg.DataDir, "storage", s.cfg.Storage.Provider)
 	select {
 	case err := <-errc:
@@ -316,6 +410,8 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
+	stopWatch()
+	<-watched
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	return s.Shutdown(sctx)
@@ -378,7 +474,10 @@ func (s *Server) closeParts(ctx context.Context) {
 		_ = e.eng.Close(ctx)
 	}
 	if s.authz != nil {
-		_ = s.authz.a.Close(ctx)
+		if la := s.authz.cur.Load(); la != nil {
+			_ = la.a.Close(ctx)
+			_ = la.mod.Close(ctx)
+		}
 	}
 	for _, m := range s.modules {
 		_ = m.Close(ctx)

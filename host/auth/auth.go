@@ -76,6 +76,8 @@ type Decision struct {
 	Reason  string
 	// Expires, when not zero, is when the decision stops holding (the token's expiry).
 	Expires time.Time
+	// gen is the checker generation the decision was taken in; Reset makes older ones invalid.
+	gen uint64
 }
 
 // Request is one question to the authorizer.
@@ -110,6 +112,7 @@ type Checker struct {
 
 	mu    sync.Mutex
 	cache map[string]cached
+	gen   uint64
 }
 
 type cached struct {
@@ -143,11 +146,13 @@ func (c *Checker) Check(ctx context.Context, creds Credentials, docID, action st
 	now := c.cfg.Now()
 	c.mu.Lock()
 	e, ok := c.cache[key]
+	gen := c.gen
 	c.mu.Unlock()
-	if ok && now.Before(e.until) {
+	if ok && now.Before(e.until) && e.d.gen == gen {
 		return e.d
 	}
 	d := c.Ask(ctx, creds, docID, action)
+	d.gen = gen
 	until := now.Add(c.cfg.CacheTTL)
 	if !d.Expires.IsZero() && d.Expires.Before(until) {
 		until = d.Expires
@@ -200,5 +205,17 @@ func (c *Checker) Valid(d Decision, taken, now time.Time) bool {
 	if !d.Expires.IsZero() && !now.Before(d.Expires) {
 		return false
 	}
-	return now.Sub(taken) < c.cfg.CacheTTL
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	return d.gen == gen && now.Sub(taken) < c.cfg.CacheTTL
+}
+
+// Reset drops every cached decision and makes decisions held elsewhere (sessions) invalid, so
+// the next check asks the authorizer again: used when the authorizer module is replaced.
+func (c *Checker) Reset() {
+	c.mu.Lock()
+	c.gen++
+	clear(c.cache)
+	c.mu.Unlock()
 }

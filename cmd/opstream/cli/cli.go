@@ -10,8 +10,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/opstream/opstream/cmd/opstream/bench"
 	"github.com/opstream/opstream/host"
@@ -146,7 +148,27 @@ func Serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := host.New(ctx, cfg, host.Options{Logger: log})
+	// SIGHUP reloads the plugins.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	rctx, stopRelay := context.WithCancel(ctx)
+	defer stopRelay()
+	go func() {
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-hup:
+				select {
+				case reload <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	srv, err := host.New(ctx, cfg, host.Options{Logger: log, Reload: reload})
 	if err != nil {
 		return err
 	}
