@@ -42,7 +42,26 @@ type docState struct{ d *pluginhost.Doc }
 
 func (s *docState) Apply(ctx context.Context, op []byte, concurrent [][]byte, side int32) ([]byte, error) {
 	b, err := s.d.Apply(ctx, op, concurrent, side)
+	var gerr *pluginhost.GuestError
+	if errors.As(err, &gerr) && errors.Is(err, pluginhost.ErrGuest) {
+		// The engine failed cleanly on this op: refuse the op (so a client does not retry a
+		// poison op forever) and reload the document, whose state the failure may have left
+		// half-changed.
+		return nil, &engineFailure{perr: &protocol.Error{Code: protocol.CodeInvalidOp, Message: "the engine failed on this op: " + gerr.Message}, err: err}
+	}
 	return b, engineErr(err)
+}
+
+// engineFailure is an op refused because the engine failed on it; it carries the wire error
+// for the client and the engine error that makes the document reload.
+type engineFailure struct {
+	perr *protocol.Error
+	err  error
+}
+
+func (e *engineFailure) Error() string { return e.err.Error() }
+func (e *engineFailure) Unwrap() []error {
+	return []error{e.perr, doc.ErrStateLost, e.err}
 }
 
 func (s *docState) Snapshot(ctx context.Context) ([]byte, error) {

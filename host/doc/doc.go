@@ -26,6 +26,11 @@ import (
 	"github.com/opstream/opstream/protocol"
 )
 
+// ErrStateLost marks an engine error after which the live state cannot be trusted (an engine
+// failed halfway through an op): the document reloads from storage even when the op is refused
+// as InvalidOp.
+var ErrStateLost = errors.New("doc: engine state lost")
+
 // ErrClosed is returned for requests that reach a document after its actor stopped; the caller
 // gets the document again from the registry and retries.
 var ErrClosed = errors.New("doc: document closed")
@@ -665,7 +670,11 @@ func (d *Doc) handleSubmit(ctx context.Context, r *request) {
 	}
 	applied, err := d.state.Apply(ctx, s.Op, concurrent, 0)
 	if err != nil {
-		r.onSubmit(SubmitResult{}, err)
+		var perr *protocol.Error
+		if !errors.As(err, &perr) {
+			perr = protocol.Errorf(protocol.CodeUnavailable, "the document engine failed on this op; the document reloads, retry")
+		}
+		r.onSubmit(SubmitResult{}, perr)
 		d.resetOnEngineError(err)
 		return
 	}
@@ -969,7 +978,7 @@ func (d *Doc) failAll(err *protocol.Error) {
 // it reloads from storage; a plain InvalidOp changes nothing.
 func (d *Doc) resetOnEngineError(err error) {
 	var perr *protocol.Error
-	if errors.As(err, &perr) && perr.Code == protocol.CodeInvalidOp {
+	if errors.As(err, &perr) && perr.Code == protocol.CodeInvalidOp && !errors.Is(err, ErrStateLost) {
 		return
 	}
 	d.log.Error("engine failed; document reloads from storage", "err", err)
