@@ -15,12 +15,19 @@ import (
 	"github.com/opstream/opstream/host/pluginhost"
 )
 
-// Plugin runs `opstream plugin inspect FILE.wasm`: it loads a module in the sandbox, runs the
-// load checks (ABI version, imports, exports, manifest) and prints what it found. The exit
-// status is non-zero, with the reason, when the module would be refused.
+const pluginUsage = `usage:
+  opstream plugin inspect [--json] FILE.wasm
+  opstream plugin check --samples FILE FILE.wasm`
+
+// Plugin runs `opstream plugin inspect FILE.wasm` (load checks: ABI version, imports, exports,
+// manifest; prints what it found) and `opstream plugin check` (see check). The exit status is
+// non-zero, with the reason, when the module would be refused or fails its checks.
 func Plugin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "check" {
+		return check(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "inspect" {
-		return errors.New("usage: opstream plugin inspect [--json] FILE.wasm")
+		return errors.New(pluginUsage)
 	}
 	fs := flag.NewFlagSet("plugin inspect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
