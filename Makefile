@@ -15,7 +15,8 @@ all: build
 
 build: wasm bin/opstream
 
-wasm: $(BUILTIN)/text.wasm $(BUILTIN)/allow-all.wasm bin/plugins/text.wasm bin/plugins/allow-all.wasm bin/plugins/acl.wasm
+wasm: $(BUILTIN)/text.wasm $(BUILTIN)/allow-all.wasm bin/plugins/text.wasm bin/plugins/allow-all.wasm bin/plugins/acl.wasm \
+      bin/plugins/tokens.wasm bin/plugins/counter.wasm bin/plugins/jwt.wasm
 
 $(BUILTIN)/text.wasm: $(WASM_SRC)
 	$(WASMBUILD) -o $@ ./plugins/transforms/text/wasm
@@ -26,6 +27,29 @@ $(BUILTIN)/allow-all.wasm: $(WASM_SRC)
 bin/plugins/acl.wasm: $(WASM_SRC)
 	@mkdir -p bin/plugins
 	$(WASMBUILD) -o $@ ./plugins/authorizers/acl/wasm
+
+bin/plugins/jwt.wasm: $(WASM_SRC)
+	@mkdir -p bin/plugins
+	$(WASMBUILD) -o $@ ./plugins/authorizers/jwt/wasm
+
+# AssemblyScript modules (pluginsdk/assemblyscript): npm ci installs the pinned compiler, asc
+# builds each module with no runtime GC and no imports (abort removed: a failed check traps).
+AS_SDK     := pluginsdk/assemblyscript
+ASC        := $(AS_SDK)/node_modules/.bin/asc
+ASCFLAGS   := -O3 --runtime stub --use abort= --noAssert
+AS_SDK_SRC := $(wildcard $(AS_SDK)/assembly/*.ts)
+
+$(AS_SDK)/node_modules/.package-lock.json: $(AS_SDK)/package.json $(AS_SDK)/package-lock.json
+	cd $(AS_SDK) && npm ci --no-audit --no-fund
+	@touch $@
+
+bin/plugins/tokens.wasm: $(AS_SDK)/node_modules/.package-lock.json $(AS_SDK_SRC) $(wildcard plugins/authorizers/tokens/assembly/*.ts)
+	@mkdir -p bin/plugins
+	$(ASC) plugins/authorizers/tokens/assembly/index.ts $(ASCFLAGS) -o $@
+
+bin/plugins/counter.wasm: $(AS_SDK)/node_modules/.package-lock.json $(AS_SDK_SRC) $(wildcard plugins/transforms/counter/assembly/*.ts)
+	@mkdir -p bin/plugins
+	$(ASC) plugins/transforms/counter/assembly/index.ts $(ASCFLAGS) -o $@
 
 bin/plugins/%.wasm: $(BUILTIN)/%.wasm
 	@mkdir -p bin/plugins
