@@ -66,6 +66,9 @@ type instance struct {
 	maxOutput int
 	lost      bool
 	docs      int // live documents (engines only)
+	// bufPtr and bufSize are the last input buffer the guest handed out: the ABI keeps it
+	// valid until the next opstream_buffer call, so inputs that fit reuse it without a call.
+	bufPtr, bufSize uint32
 }
 
 // newInstance instantiates m, running _initialize when the module exports it.
@@ -143,12 +146,18 @@ func (in *instance) input(ctx context.Context, n int) ([]byte, error) {
 	if n > 1<<31-1 {
 		return nil, fmt.Errorf("call %s: input of %d bytes: %w", wasm.ExportBuffer, n, ErrRejected)
 	}
+	if in.bufPtr != 0 && uint32(n) <= in.bufSize {
+		if view, ok := in.mem.Read(in.bufPtr, uint32(n)); ok {
+			return view, nil
+		}
+	}
 	s := in.stack[:1]
 	s[0] = api.EncodeI32(int32(n))
 	if err := in.fns[fnBuffer].CallWithStack(ctx, s); err != nil {
 		return nil, in.fail(ctx, fnBuffer, err)
 	}
 	ptr := api.DecodeU32(s[0])
+	in.bufPtr, in.bufSize = ptr, uint32(n)
 	view, ok := in.mem.Read(ptr, uint32(n))
 	if !ok {
 		in.close(ctx)
