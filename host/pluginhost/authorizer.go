@@ -2,7 +2,6 @@ package pluginhost
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"sync"
@@ -112,10 +111,7 @@ func (a *Authorizer) newInstance(ctx context.Context) (*instance, error) {
 // malformed decision, closed pool) returns Decision{Access: AccessNone} and the error.
 func (a *Authorizer) Authorize(ctx context.Context, req Request) (Decision, error) {
 	deny := Decision{Access: AccessNone}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return deny, fmt.Errorf("authorize: encode request: %w", err)
-	}
+	body := authorizer.AppendRequest(make([]byte, 0, 256), req)
 	var in *instance
 	select {
 	case in = <-a.idle:
@@ -143,8 +139,8 @@ func (a *Authorizer) Authorize(ctx context.Context, req Request) (Decision, erro
 	if err != nil {
 		return deny, fmt.Errorf("authorize: %w", err)
 	}
-	var d Decision
-	if err := json.Unmarshal(out, &d); err != nil {
+	d, err := authorizer.ParseDecision(out)
+	if err != nil {
 		return deny, fmt.Errorf("authorize: %w: decision: %w", ErrGuest, err)
 	}
 	switch d.Access {

@@ -357,3 +357,67 @@ func (p *reader) skip(depth int) error {
 	}
 	return p.errf("expected a JSON value")
 }
+
+// AppendRequest appends r as JSON to dst: the host's encoding of a request, read by
+// ParseRequest.
+func AppendRequest(dst []byte, r Request) []byte {
+	dst = append(dst, `{"action":`...)
+	dst = wasm.AppendJSONString(dst, r.Action)
+	dst = append(dst, `,"docId":`...)
+	dst = wasm.AppendJSONString(dst, r.DocID)
+	dst = append(dst, `,"token":`...)
+	dst = wasm.AppendJSONString(dst, r.Token)
+	if len(r.Headers) > 0 {
+		dst = append(dst, `,"headers":{`...)
+		first := true
+		for k, v := range r.Headers {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = wasm.AppendJSONString(dst, k)
+			dst = append(dst, ':')
+			dst = wasm.AppendJSONString(dst, v)
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `,"nowUnixMillis":`...)
+	dst = strconv.AppendInt(dst, r.NowUnixMillis, 10)
+	return append(dst, '}')
+}
+
+// ParseDecision reads a decision as AppendDecision writes it (the host's side). Unknown fields
+// are skipped; wrong types are errors.
+func ParseDecision(b []byte) (Decision, error) {
+	var d Decision
+	p := reader{b: b}
+	err := p.object(func(key []byte) error {
+		var err error
+		switch string(key) {
+		case "access":
+			d.Access, err = p.stringOrNull()
+		case "tenant":
+			d.Tenant, err = p.stringOrNull()
+		case "subject":
+			d.Subject, err = p.stringOrNull()
+		case "reason":
+			d.Reason, err = p.stringOrNull()
+		case "expiresAtUnixMillis":
+			d.ExpiresAtUnixMillis, err = p.int()
+		default:
+			err = p.skip(0)
+		}
+		if err != nil {
+			return fmt.Errorf("field %q: %w", key, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Decision{}, err
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return Decision{}, p.errf("unexpected data after the decision")
+	}
+	return d, nil
+}
