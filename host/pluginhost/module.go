@@ -135,8 +135,12 @@ func (r *Runtime) compile(ctx context.Context, name string, bin []byte) (*Module
 		if forbidden != nil {
 			continue
 		}
-		if mod != wasiModule {
-			forbidden = bad("module %s imports %s.%s, which is not allowed (a module may import only from %s)", name, mod, fname, wasiModule)
+		if mod == hostModule {
+			if !hostFuncs[fname] {
+				forbidden = bad("module %s imports %s.%s, which this host does not provide", name, mod, fname)
+			}
+		} else if mod != wasiModule {
+			forbidden = bad("module %s imports %s.%s, which is not allowed (a module may import only from %s and %s)", name, mod, fname, wasiModule, hostModule)
 		} else if !r.wasiFuncs[fname] {
 			forbidden = bad("module %s imports %s.%s, which this host does not provide", name, mod, fname)
 		}

@@ -95,6 +95,10 @@ func NewRuntime(ctx context.Context, cfg RuntimeConfig) (*Runtime, error) {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("new plugin runtime: instantiate wasi: %w", err)
 	}
+	if err := instantiateHostFuncs(ctx, rt); err != nil {
+		_ = rt.Close(ctx)
+		return nil, fmt.Errorf("new plugin runtime: instantiate host functions: %w", err)
+	}
 	wasi := map[string]bool{}
 	for name := range rt.Module(wasiModule).ExportedFunctionDefinitions() {
 		wasi[name] = true

@@ -8,12 +8,9 @@ package jwt
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -25,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/opstream/opstream/pluginsdk/authorizer"
+	"github.com/opstream/opstream/pluginsdk/hostcrypto"
 )
 
 // Algorithms this module verifies.
@@ -89,8 +87,7 @@ type jwk struct {
 type key struct {
 	alg string // RS256 or ES256
 	kid string // empty for PEM keys
-	rsa *rsa.PublicKey
-	ec  *ecdsa.PublicKey
+	der []byte // PKIX DER: what the host's crypto_verify takes
 }
 
 // Verifier verifies tokens and decides requests from a Config.
@@ -223,19 +220,26 @@ func parsePEM(s string) (key, error) {
 }
 
 func fromPublic(pub any) (key, error) {
+	var alg string
 	switch p := pub.(type) {
 	case *rsa.PublicKey:
 		if p.N.BitLen() < minRSABits {
 			return key{}, fmt.Errorf("RSA key of %d bits, want at least %d", p.N.BitLen(), minRSABits)
 		}
-		return key{alg: RS256, rsa: p}, nil
+		alg = RS256
 	case *ecdsa.PublicKey:
 		if p.Curve != elliptic.P256() {
 			return key{}, fmt.Errorf("EC key on %s, want P-256", p.Curve.Params().Name)
 		}
-		return key{alg: ES256, ec: p}, nil
+		alg = ES256
+	default:
+		return key{}, fmt.Errorf("unsupported key type %T, want RSA or EC P-256", pub)
 	}
-	return key{}, fmt.Errorf("unsupported key type %T, want RSA or EC P-256", pub)
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return key{}, fmt.Errorf("encode public key: %w", err)
+	}
+	return key{alg: alg, der: der}, nil
 }
 
 func parseJWK(j jwk) (key, error) {
@@ -277,7 +281,9 @@ func parseJWK(j jwk) (key, error) {
 		if err != nil {
 			return key{}, fmt.Errorf("bad point: %w", err)
 		}
-		k = key{alg: ES256, ec: pub}
+		if k, err = fromPublic(pub); err != nil {
+			return key{}, err
+		}
 	default:
 		return key{}, fmt.Errorf("kty %q, want RSA or EC", j.Kty)
 	}
@@ -358,21 +364,19 @@ func (v *Verifier) Decide(req authorizer.Request) authorizer.Decision {
 // verify checks the signature of signed (header.claims) with the key the header selects; it
 // returns a refusal reason, or "" when the signature is good. alg is already allowed.
 func (v *Verifier) verify(h header, signed string, sig []byte) string {
+	msg := []byte(signed)
 	if h.alg == HS256 {
-		mac := hmac.New(sha256.New, v.secret)
-		mac.Write([]byte(signed))
-		if !hmac.Equal(mac.Sum(nil), sig) {
+		if ok, _ := hostcrypto.Verify(hostcrypto.HS256, v.secret, msg, sig); !ok {
 			return ReasonBadSignature
 		}
 		return ""
 	}
-	digest := sha256.Sum256([]byte(signed))
 	if h.kid != "" {
 		if k, ok := v.byKid[h.kid]; ok {
 			if k.alg != h.alg {
 				return fmt.Sprintf("key %.64q is for %s, token says %s", h.kid, k.alg, h.alg)
 			}
-			if !k.check(digest[:], sig) {
+			if !k.check(msg, sig) {
 				return ReasonBadSignature
 			}
 			return ""
@@ -384,13 +388,13 @@ func (v *Verifier) verify(h header, signed string, sig []byte) string {
 	// No kid (or a kid the JWKS does not know, with PEM keys configured): try each PEM key of
 	// the algorithm, then, without a kid, each JWKS key of it.
 	for _, k := range v.keys {
-		if k.alg == h.alg && k.check(digest[:], sig) {
+		if k.alg == h.alg && k.check(msg, sig) {
 			return ""
 		}
 	}
 	if h.kid == "" {
 		for _, k := range v.byKid {
-			if k.alg == h.alg && k.check(digest[:], sig) {
+			if k.alg == h.alg && k.check(msg, sig) {
 				return ""
 			}
 		}
@@ -398,18 +402,17 @@ func (v *Verifier) verify(h header, signed string, sig []byte) string {
 	return ReasonBadSignature
 }
 
-func (k key) check(digest, sig []byte) bool {
-	switch k.alg {
-	case RS256:
-		return rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, digest, sig) == nil
-	case ES256:
+// check verifies sig over msg with the host's native crypto (hostcrypto).
+func (k key) check(msg, sig []byte) bool {
+	alg := hostcrypto.RS256
+	if k.alg == ES256 {
 		if len(sig) != 64 {
 			return false
 		}
-		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-		return ecdsa.Verify(k.ec, digest, r, s)
+		alg = hostcrypto.ES256
 	}
-	return false
+	ok, _ := hostcrypto.Verify(alg, k.der, msg, sig)
+	return ok
 }
 
 // decideClaims checks the time window, issuer and audience of verified claims and maps the

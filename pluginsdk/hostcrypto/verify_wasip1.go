@@ -1,0 +1,26 @@
+//go:build wasip1
+
+package hostcrypto
+
+import "unsafe"
+
+//go:wasmimport opstream crypto_verify
+func cryptoVerify(alg int32, key unsafe.Pointer, keyLen int32, msg unsafe.Pointer, msgLen int32, sig unsafe.Pointer, sigLen int32) int32
+
+func ptr(b []byte) unsafe.Pointer {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(unsafe.SliceData(b))
+}
+
+// Verify checks sig over msg with key (see Alg for the key formats), on the host.
+func Verify(alg Alg, key, msg, sig []byte) (bool, error) {
+	switch cryptoVerify(int32(alg), ptr(key), int32(len(key)), ptr(msg), int32(len(msg)), ptr(sig), int32(len(sig))) {
+	case 1:
+		return true, nil
+	case 0:
+		return false, nil
+	}
+	return false, ErrBadKey
+}
