@@ -52,8 +52,8 @@ type LogConfig struct {
 
 // StorageConfig picks the storage provider.
 type StorageConfig struct {
-	// Provider is "sqlite" (the default), "memory" (development only: nothing survives a
-	// restart), or the path of a provider plugin binary.
+	// Provider is "sqlite" (the default), "postgres", "redis", "memory" (development only:
+	// nothing survives a restart), or the path of a provider plugin binary.
 	Provider string `yaml:"provider"`
 	// Config is the provider's own config block, passed through as JSON. For sqlite, "path"
 	// defaults to DataDir/opstream.db and "synchronous" to "full".

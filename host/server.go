@@ -142,7 +142,7 @@ func (s *Server) startStorage(ctx context.Context, executable string) error {
 	var cmd func() *exec.Cmd
 	name := cfg.Provider
 	switch cfg.Provider {
-	case "sqlite", "memory":
+	case "sqlite", "memory", "postgres", "redis":
 		if executable == "" {
 			exe, err := os.Executable()
 			if err != nil {

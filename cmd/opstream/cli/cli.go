@@ -18,6 +18,8 @@ import (
 	"github.com/opstream/opstream/cmd/opstream/bench"
 	"github.com/opstream/opstream/host"
 	"github.com/opstream/opstream/plugins/storage/memory"
+	"github.com/opstream/opstream/plugins/storage/postgres"
+	"github.com/opstream/opstream/plugins/storage/redis"
 	"github.com/opstream/opstream/plugins/storage/sqlite"
 	"github.com/opstream/opstream/pluginsdk/storage"
 )
@@ -76,13 +78,17 @@ func version() string {
 // storagePlugin serves a built-in storage provider; the server re-executes itself with it.
 func storagePlugin(args []string) error {
 	if len(args) != 1 {
-		return errors.New("usage: opstream storage-plugin sqlite|memory (started by the server, not by hand)")
+		return errors.New("usage: opstream storage-plugin sqlite|memory|postgres|redis (started by the server, not by hand)")
 	}
 	switch args[0] {
 	case "sqlite":
 		storage.Serve(sqlite.New())
 	case "memory":
 		storage.Serve(memory.New())
+	case "postgres":
+		storage.Serve(postgres.New())
+	case "redis":
+		storage.Serve(redis.New())
 	default:
 		return fmt.Errorf("no built-in storage provider %q", args[0])
 	}
@@ -96,7 +102,7 @@ func Serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	configPath := fs.String("config", "", "YAML config file")
 	addr := fs.String("addr", "", "listen address (default 127.0.0.1:7070; env OPSTREAM_ADDR)")
 	dataDir := fs.String("data-dir", "", "data directory (default ./opstream-data; env OPSTREAM_DATA_DIR)")
-	storageFlag := fs.String("storage", "", "storage provider: sqlite, memory or a plugin binary path (env OPSTREAM_STORAGE)")
+	storageFlag := fs.String("storage", "", "storage provider: sqlite, memory, postgres, redis or a plugin binary path (env OPSTREAM_STORAGE)")
 	authorizer := fs.String("authorizer", "", "authorizer module (default allow-all; env OPSTREAM_AUTHORIZER)")
 	pluginsDir := fs.String("plugins-dir", "", "directory of WASM modules (env OPSTREAM_PLUGINS_DIR)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (env OPSTREAM_LOG_LEVEL)")
