@@ -30,6 +30,8 @@ Usage:
   opstream serve [flags]      run the server (opstream serve -h for flags)
   opstream bench [flags]      load-test a running server
   opstream plugin inspect F   check a WASM module and show its role, ABI, exports and imports
+  opstream export [flags]     write documents (snapshots and op logs) from a provider as JSON lines
+  opstream import [flags]     read such an export into a provider (resumable, verified)
   opstream version            print the version
 
 `
@@ -46,6 +48,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = Serve(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = bench.Run(ctx, args[1:], stdout, stderr)
+	case "export":
+		err = Export(ctx, args[1:], stdout, stderr)
+	case "import":
+		err = Import(ctx, args[1:], stdout, stderr)
 	case "plugin":
 		err = Plugin(ctx, args[1:], stdout, stderr)
 	case "storage-plugin":
