@@ -155,6 +155,12 @@ func (s *Server) stop() {
 	s.cmd = nil
 }
 
+// Halt stops the server but keeps its data directory: Resume brings it back on the same port.
+func (s *Server) Halt() { s.stop() }
+
+// Resume starts a halted server again.
+func (s *Server) Resume() error { return s.start() }
+
 // Stop stops the server and removes its directory.
 func (s *Server) Stop() {
 	s.stop()

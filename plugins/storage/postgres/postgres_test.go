@@ -14,13 +14,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/opstream/opstream/internal/testpg"
 	"github.com/opstream/opstream/plugins/storage/postgres"
 	"github.com/opstream/opstream/pluginsdk/storage"
 	"github.com/opstream/opstream/pluginsdk/storagetest"
 )
 
 // srv is the server the tests share; each test works in a schema of its own.
-var srv *pgServer
+var srv *testpg.Server
 
 func TestMain(m *testing.M) {
 	// The plugin tests re-execute this test binary as the provider subprocess, the way the
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	benchmarks := flag.Lookup("test.bench").Value.String() != ""
 	var err error
-	srv, err = startServer(benchmarks) // benchmarks run with fsync on
+	srv, err = testpg.Start(benchmarks) // benchmarks run with fsync on
 	if err != nil {
 		// Fail loudly: a test needing PostgreSQL never skips.
 		fmt.Fprintf(os.Stderr, "FAIL: start PostgreSQL for the tests: %v\n", err)
@@ -44,7 +45,7 @@ func TestMain(m *testing.M) {
 }
 
 // configJSON is a config block for schema on s.
-func configJSON(t testing.TB, s *pgServer, schema string) []byte {
+func configJSON(t testing.TB, s *testpg.Server, schema string) []byte {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"dsn": s.DSN("postgres"), "schema": schema, "maxConns": 8})
 	if err != nil {
@@ -53,7 +54,7 @@ func configJSON(t testing.TB, s *pgServer, schema string) []byte {
 	return b
 }
 
-func newProvider(t testing.TB, s *pgServer, schema string) *postgres.Provider {
+func newProvider(t testing.TB, s *testpg.Server, schema string) *postgres.Provider {
 	t.Helper()
 	p := postgres.New()
 	if err := p.Configure(context.Background(), configJSON(t, s, schema)); err != nil {
@@ -256,7 +257,7 @@ func TestRacingProviders(t *testing.T) {
 // the same port and data directory.
 func TestHealthServerDown(t *testing.T) {
 	t.Parallel()
-	s, err := startServer(false)
+	s, err := testpg.Start(false)
 	if err != nil {
 		t.Fatalf("start a second PostgreSQL: %v", err)
 	}
@@ -273,7 +274,7 @@ func TestHealthServerDown(t *testing.T) {
 		t.Fatalf("health with the server up: %v", err)
 	}
 
-	s.stop()
+	s.Halt()
 	start := time.Now()
 	if err := p.Health(t.Context()); !errors.Is(err, storage.ErrUnavailable) {
 		t.Fatalf("health with the server down: %v, want ErrUnavailable", err)
@@ -293,7 +294,7 @@ func TestHealthServerDown(t *testing.T) {
 		t.Fatalf("load with the server down: %v, want ErrUnavailable", err)
 	}
 
-	if err := s.start(); err != nil {
+	if err := s.Resume(); err != nil {
 		t.Fatalf("restart PostgreSQL: %v", err)
 	}
 	if err := p.Health(t.Context()); err != nil {
