@@ -118,40 +118,11 @@ func (s *scanner) literal(word string) bool {
 	return false
 }
 
-// raw skips one JSON value and returns it; valid JSON is checked by json.Valid on the result.
+// raw skips one JSON value and returns a validated copy of it.
 func (s *scanner) raw() ([]byte, bool) {
 	start := s.i
-	depth := 0
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch c {
-		case '"':
-			s.i++
-			for s.i < len(s.b) && s.b[s.i] != '"' {
-				if s.b[s.i] == '\\' {
-					s.i++
-				}
-				s.i++
-			}
-			if s.i >= len(s.b) {
-				return nil, false
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return s.finishRaw(start)
-			}
-			depth--
-		case ',':
-			if depth == 0 {
-				return s.finishRaw(start)
-			}
-		}
-		s.i++
-		if depth == 0 && (c == '}' || c == ']' || c == '"') {
-			return s.finishRaw(start)
-		}
+	if _, ok := s.rawAlias(); !ok {
+		return nil, false
 	}
 	return s.finishRaw(start)
 }
