@@ -1,51 +1,16 @@
 package postgres_test
 
 import (
-	"context"
 	"errors"
-	"log/slog"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/opstream/opstream/pluginsdk/storage"
 	"github.com/opstream/opstream/pluginsdk/storagetest"
 )
 
-// serveEnv tells a re-executed test binary to serve the provider instead of running tests.
-const serveEnv = "OPSTREAM_TEST_SERVE_STORAGE"
-
 func startPlugin(t testing.TB, config []byte) *storage.Client {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), raceEnv(), serveEnv+"=postgres")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := storage.Start(ctx, storage.ClientConfig{
-		Cmd:    cmd,
-		Name:   "postgres",
-		Config: config,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
-	if err != nil {
-		t.Fatalf("start plugin: %v", err)
-	}
-	t.Cleanup(c.Kill)
-	return c
-}
-
-// testWriter sends log lines to the test log.
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
+	return storagetest.StartChild(t, "postgres", config)
 }
 
 func TestPluginConformance(t *testing.T) {
@@ -57,13 +22,8 @@ func TestPluginConformance(t *testing.T) {
 
 func TestPluginBadConfig(t *testing.T) {
 	t.Parallel()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), raceEnv(), serveEnv+"=postgres")
-	_, err = storage.Start(t.Context(), storage.ClientConfig{Cmd: cmd, Config: []byte(`{"dsn": "postgres://x@/db", "bogus": 1}`)})
+	cmd := storagetest.ChildCommand(t, "postgres")
+	_, err := storage.Start(t.Context(), storage.ClientConfig{Cmd: cmd, Config: []byte(`{"dsn": "postgres://x@/db", "bogus": 1}`)})
 	if !errors.Is(err, storage.ErrInvalid) {
 		t.Fatalf("start with an unknown config key: %v, want ErrInvalid", err)
 	}
@@ -117,9 +77,4 @@ func TestPluginRacesInProcess(t *testing.T) {
 	if got, err := in.Load(t.Context(), doc); err != nil || got.Info.Revision != 60 {
 		t.Fatalf("load after 20 rounds: %+v, %v; want revision 60", got, err)
 	}
-}
-
-// raceEnv stops a -race subprocess from sleeping 1s at exit (the race runtime's default).
-func raceEnv() string {
-	return "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
 }

@@ -26,10 +26,7 @@ var srv *testpg.Server
 func TestMain(m *testing.M) {
 	// The plugin tests re-execute this test binary as the provider subprocess, the way the
 	// opstream binary re-executes itself as `opstream storage-plugin postgres`.
-	if os.Getenv(serveEnv) == "postgres" {
-		storage.Serve(postgres.New())
-		os.Exit(0)
-	}
+	storagetest.ServeIfChild(func(string) storage.Provider { return postgres.New() })
 	flag.Parse()
 	benchmarks := flag.Lookup("test.bench").Value.String() != ""
 	var err error

@@ -3,10 +3,6 @@ package redis_test
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"os"
-	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,38 +11,9 @@ import (
 	"github.com/opstream/opstream/pluginsdk/storagetest"
 )
 
-// serveEnv tells a re-executed test binary to serve the provider instead of running tests.
-const serveEnv = "OPSTREAM_TEST_SERVE_STORAGE"
-
 func startPlugin(t testing.TB, config []byte) *storage.Client {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), raceEnv(), serveEnv+"=redis")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := storage.Start(ctx, storage.ClientConfig{
-		Cmd:    cmd,
-		Name:   "redis",
-		Config: config,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
-	if err != nil {
-		t.Fatalf("start plugin: %v", err)
-	}
-	t.Cleanup(c.Kill)
-	return c
-}
-
-// testWriter sends log lines to the test log.
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
+	return storagetest.StartChild(t, "redis", config)
 }
 
 func TestPluginConformance(t *testing.T) {
@@ -58,13 +25,8 @@ func TestPluginConformance(t *testing.T) {
 
 func TestPluginBadConfig(t *testing.T) {
 	t.Parallel()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), raceEnv(), serveEnv+"=redis")
-	_, err = storage.Start(t.Context(), storage.ClientConfig{Cmd: cmd, Config: []byte(`{"addr": "` + shared.addr + `", "bogus": 1}`)})
+	cmd := storagetest.ChildCommand(t, "redis")
+	_, err := storage.Start(t.Context(), storage.ClientConfig{Cmd: cmd, Config: []byte(`{"addr": "` + shared.addr + `", "bogus": 1}`)})
 	if !errors.Is(err, storage.ErrInvalid) {
 		t.Fatalf("start with an unknown config key: %v, want ErrInvalid", err)
 	}
@@ -131,9 +93,4 @@ func TestPluginDiesMidCall(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("health right after kill took %v", d)
 	}
-}
-
-// raceEnv stops a -race subprocess from sleeping 1s at exit (the race runtime's default).
-func raceEnv() string {
-	return "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
 }

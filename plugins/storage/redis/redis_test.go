@@ -388,10 +388,7 @@ func TestReadPageByteCap(t *testing.T) {
 func TestMain(m *testing.M) {
 	// The plugin tests re-execute this test binary as the provider subprocess, the way the
 	// opstream binary re-executes itself as a storage plugin.
-	if os.Getenv(serveEnv) == "redis" {
-		storage.Serve(redis.New())
-		os.Exit(0)
-	}
+	storagetest.ServeIfChild(func(string) storage.Provider { return redis.New() })
 	dir, err := os.MkdirTemp("", "opstream-redis-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)

@@ -111,9 +111,6 @@ func TestNotConfigured(t *testing.T) {
 func TestMain(m *testing.M) {
 	// The plugin tests re-execute this test binary as the provider subprocess, the way the
 	// opstream binary re-executes itself as `opstream storage-plugin sqlite`.
-	if os.Getenv(serveEnv) == "sqlite" {
-		storage.Serve(sqlite.New())
-		os.Exit(0)
-	}
+	storagetest.ServeIfChild(func(string) storage.Provider { return sqlite.New() })
 	os.Exit(m.Run())
 }
