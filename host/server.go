@@ -65,7 +65,7 @@ type Server struct {
 
 // New builds a server: it starts the storage provider, loads the WASM modules and binds the
 // listener. Misconfiguration fails here with a message saying how to fix it.
-func New(ctx context.Context, cfg Config, opts Options) (s *Server, err error) {
+func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 	cfg, err = cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -80,7 +80,7 @@ func New(ctx context.Context, cfg Config, opts Options) (s *Server, err error) {
 		cfg.NodeID = hex.EncodeToString(b[:])
 	}
 	log = log.With("node", cfg.NodeID)
-	s = &Server{cfg: cfg, log: log, engines: make(map[string]*engineAdapter), reload: opts.Reload}
+	s := &Server{cfg: cfg, log: log, engines: make(map[string]*engineAdapter), reload: opts.Reload}
 	defer func() {
 		if err != nil {
 			s.closeParts(context.Background())
