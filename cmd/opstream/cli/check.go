@@ -43,7 +43,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("read samples: %w", err)
 	}
-	rt, err := pluginhost.NewRuntime(ctx, pluginhost.RuntimeConfig{Logger: slog.New(slog.NewTextHandler(stderr, nil))})
+	rt, err := pluginhost.NewRuntime(ctx, pluginhost.RuntimeConfig{CacheDir: cliCacheDir(), Logger: slog.New(slog.NewTextHandler(stderr, nil))})
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ func Plugin(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("read module: %w", err)
 	}
-	rt, err := pluginhost.NewRuntime(ctx, pluginhost.RuntimeConfig{Logger: slog.New(slog.NewTextHandler(stderr, nil))})
+	rt, err := pluginhost.NewRuntime(ctx, pluginhost.RuntimeConfig{CacheDir: cliCacheDir(), Logger: slog.New(slog.NewTextHandler(stderr, nil))})
 	if err != nil {
 		return err
 	}
@@ -74,4 +74,14 @@ func Plugin(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("module refused: %w", loadErr)
 	}
 	return nil
+}
+
+// cliCacheDir is the wazero compilation cache the plugin commands share (compiling a Go guest
+// takes seconds; from the cache, tens of milliseconds). Empty when there is no user cache dir.
+func cliCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "opstream", "wasm-cache")
 }
