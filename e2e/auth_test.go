@@ -110,3 +110,25 @@ func TestTenantsSeparateDocuments(t *testing.T) {
 		}
 	}
 }
+
+func TestFreshTokenOnAnOpenConnection(t *testing.T) {
+	s := aclServer(t)
+	c := dialRaw(t, s, "bob") // read only
+	c.send(`{"type":"join","ref":1,"doc":"notes-2","docType":"text","protocol":1}`)
+	if m := c.next(byRef(1)); m.Access != "read" {
+		t.Fatalf("join: %+v", m)
+	}
+	c.send(`{"type":"submit","ref":2,"doc":"notes-2","baseRevision":0,"op":["x"],"clientId":"c","seq":1}`)
+	if m := c.next(byRef(2)); m.Code != protocol.CodeForbidden {
+		t.Fatalf("read-only submit: %+v", m)
+	}
+	// A fresh token without reconnecting: decisions are taken again with it.
+	c.send(`{"type":"auth","ref":3,"token":"ann"}`)
+	if m := c.next(byRef(3)); m.Type != "authed" {
+		t.Fatalf("auth: %+v", m)
+	}
+	c.send(`{"type":"submit","ref":4,"doc":"notes-2","baseRevision":0,"op":["x"],"clientId":"c","seq":2}`)
+	if m := c.next(byRef(4)); m.Type != "ack" {
+		t.Fatalf("submit with the fresh token: %+v", m)
+	}
+}
