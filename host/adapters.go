@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,27 +21,98 @@ func newSHA256() hash.Hash { return sha256.New() }
 
 // engineAdapter presents a pluginhost engine as a doc.Engine, mapping guest refusals to
 // InvalidOp.
+// engineAdapter presents the engine of one document type as a doc.Engine. The module behind
+// it can be swapped while documents are live: a document's state moves to the new module
+// (snapshot out, open in) at its next call, and the old module is closed once no document uses
+// it any more.
 type engineAdapter struct {
-	eng     *pluginhost.Engine
+	cur     atomic.Pointer[engineVersion]
 	timeout time.Duration
 }
 
+// engineVersion is one loaded module of an engine, with the count of live documents on it.
+type engineVersion struct {
+	eng     *pluginhost.Engine
+	mod     *pluginhost.Module
+	open    atomic.Int64
+	retired atomic.Bool
+	once    sync.Once
+}
+
+// release drops one live document; the last one out of a retired version closes it.
+func (v *engineVersion) release(ctx context.Context) {
+	if v.open.Add(-1) == 0 && v.retired.Load() {
+		v.close(ctx)
+	}
+}
+
+func (v *engineVersion) close(ctx context.Context) {
+	v.once.Do(func() {
+		_ = v.eng.Close(ctx)
+		_ = v.mod.Close(ctx)
+	})
+}
+
+// swap installs a new version and retires the old one.
+func (e *engineAdapter) swap(ctx context.Context, v *engineVersion) {
+	old := e.cur.Swap(v)
+	if old != nil {
+		old.retired.Store(true)
+		if old.open.Load() == 0 {
+			old.close(ctx)
+		}
+	}
+}
+
 func (e *engineAdapter) Empty(ctx context.Context) ([]byte, error) {
-	b, err := e.eng.Empty(ctx)
+	b, err := e.cur.Load().eng.Empty(ctx)
 	return b, engineErr(err)
 }
 
 func (e *engineAdapter) Open(ctx context.Context, snapshot []byte) (doc.State, error) {
-	d, err := e.eng.Open(ctx, snapshot)
+	v := e.cur.Load()
+	v.open.Add(1)
+	d, err := v.eng.Open(ctx, snapshot)
 	if err != nil {
+		v.release(ctx)
 		return nil, engineErr(err)
 	}
-	return &docState{d: d}, nil
+	return &docState{a: e, v: v, d: d}, nil
 }
 
-type docState struct{ d *pluginhost.Doc }
+// docState is one live document on an engine version; the actor is its only user.
+type docState struct {
+	a *engineAdapter
+	v *engineVersion
+	d *pluginhost.Doc
+}
+
+// follow moves the document to the engine's current version if it was swapped.
+func (s *docState) follow(ctx context.Context) error {
+	cur := s.a.cur.Load()
+	if cur == s.v {
+		return nil
+	}
+	snap, err := s.d.Snapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("move document to the new engine: snapshot: %w", err)
+	}
+	cur.open.Add(1)
+	d, err := cur.eng.Open(ctx, snap)
+	if err != nil {
+		cur.release(ctx)
+		return fmt.Errorf("move document to the new engine: open: %w", err)
+	}
+	_ = s.d.Close(ctx)
+	s.v.release(ctx)
+	s.v, s.d = cur, d
+	return nil
+}
 
 func (s *docState) Apply(ctx context.Context, op []byte, concurrent [][]byte, side int32) ([]byte, error) {
+	if err := s.follow(ctx); err != nil {
+		return nil, err
+	}
 	b, err := s.d.Apply(ctx, op, concurrent, side)
 	var gerr *pluginhost.GuestError
 	if errors.As(err, &gerr) && errors.Is(err, pluginhost.ErrGuest) {
@@ -69,7 +141,10 @@ func (s *docState) Snapshot(ctx context.Context) ([]byte, error) {
 	return b, engineErr(err)
 }
 
-func (s *docState) Close(ctx context.Context) { _ = s.d.Close(ctx) }
+func (s *docState) Close(ctx context.Context) {
+	_ = s.d.Close(ctx)
+	s.v.release(ctx)
+}
 
 // engineErr turns a guest's refusal into InvalidOp; other failures stay errors (the document
 // reloads from storage).

@@ -50,7 +50,6 @@ type Server struct {
 	log       *slog.Logger
 	rt        *pluginhost.Runtime // sandboxed: deadlines preempt guests
 	trusted   *pluginhost.Runtime // built-in and trusted modules: no preemption, 3-4x faster
-	modules   []*pluginhost.Module
 	engines   map[string]*engineAdapter
 	authz     *authorizerAdapter
 	checker   *auth.Checker
@@ -217,20 +216,13 @@ func (s *Server) loadPlugins(ctx context.Context) error {
 		engines[t] = m
 	}
 	for docType, mc := range engines {
-		mod, err := s.compile(ctx, mc)
+		v, err := s.loadEngine(ctx, docType, mc)
 		if err != nil {
-			return fmt.Errorf("engine for %q: %w", docType, err)
+			return err
 		}
-		if mod.Manifest().Role != "engine" {
-			return fmt.Errorf("engine for %q: module %s has role %q, not engine", docType, mc.Module, mod.Manifest().Role)
-		}
-		eng, err := pluginhost.NewEngine(ctx, mod, pluginhost.EngineConfig{Instances: instances, CallTimeout: s.cfg.Plugins.EngineCallTimeout})
-		if err != nil {
-			return fmt.Errorf("engine for %q: %w", docType, err)
-		}
-		s.engines[docType] = &engineAdapter{eng: eng, timeout: s.cfg.Plugins.EngineCallTimeout}
-		s.modules = append(s.modules, mod)
-		s.log.Info("engine loaded", "docType", docType, "module", mc.Module, "name", mod.Manifest().Name, "version", mod.Manifest().Version)
+		a := &engineAdapter{timeout: s.cfg.Plugins.EngineCallTimeout}
+		a.cur.Store(v)
+		s.engines[docType] = a
 	}
 
 	la, err := s.loadAuthorizer(ctx)
@@ -239,6 +231,43 @@ func (s *Server) loadPlugins(ctx context.Context) error {
 	}
 	s.authz = &authorizerAdapter{}
 	s.authz.cur.Store(la)
+	return nil
+}
+
+// loadEngine compiles and starts the engine module for a document type.
+func (s *Server) loadEngine(ctx context.Context, docType string, mc ModuleConfig) (*engineVersion, error) {
+	mod, err := s.compile(ctx, mc)
+	if err != nil {
+		return nil, fmt.Errorf("engine for %q: %w", docType, err)
+	}
+	if m := mod.Manifest(); m.Role != "engine" || m.DocType != docType {
+		_ = mod.Close(ctx)
+		return nil, fmt.Errorf("engine for %q: module %s is a %q module for document type %q", docType, mc.Module, m.Role, m.DocType)
+	}
+	instances := s.cfg.Plugins.Instances
+	if instances <= 0 {
+		instances = runtime.GOMAXPROCS(0)
+	}
+	eng, err := pluginhost.NewEngine(ctx, mod, pluginhost.EngineConfig{Instances: instances, CallTimeout: s.cfg.Plugins.EngineCallTimeout})
+	if err != nil {
+		_ = mod.Close(ctx)
+		return nil, fmt.Errorf("engine for %q: %w", docType, err)
+	}
+	s.log.Info("engine loaded", "docType", docType, "module", mc.Module, "name", mod.Manifest().Name, "version", mod.Manifest().Version)
+	return &engineVersion{eng: eng, mod: mod}, nil
+}
+
+// reloadEngine loads an engine module again and swaps it in; live documents move to it at their
+// next op. A module that fails to load leaves the old one serving.
+func (s *Server) reloadEngine(ctx context.Context, docType string) error {
+	mc := s.cfg.Plugins.Engines[docType]
+	v, err := s.loadEngine(ctx, docType, mc)
+	if err != nil {
+		s.log.Error("engine reload failed; the previous module keeps serving", "docType", docType, "err", err)
+		return err
+	}
+	s.engines[docType].swap(context.WithoutCancel(ctx), v)
+	s.log.Info("engine swapped", "docType", docType, "module", mc.Module)
 	return nil
 }
 
@@ -290,11 +319,11 @@ func (s *Server) reloadAuthorizer(ctx context.Context) error {
 	return nil
 }
 
-// watchPlugins reloads the authorizer when its module file changes (polled) or on reload
-// requests (SIGHUP), until ctx ends.
+// watchPlugins reloads modules whose files change (polled) and everything on reload requests
+// (SIGHUP), until ctx ends.
 func (s *Server) watchPlugins(ctx context.Context, reload <-chan struct{}) {
-	path := s.modulePath(s.cfg.Plugins.Authorizer.Module)
-	stamp := func() string {
+	stamp := func(ref string) string {
+		path := s.modulePath(ref)
 		if path == "" {
 			return ""
 		}
@@ -304,7 +333,22 @@ func (s *Server) watchPlugins(ctx context.Context, reload <-chan struct{}) {
 		}
 		return fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
 	}
-	last := stamp()
+	const authz = "\x00authorizer"
+	refs := map[string]string{authz: s.cfg.Plugins.Authorizer.Module}
+	for docType, mc := range s.cfg.Plugins.Engines {
+		refs[docType] = mc.Module
+	}
+	last := map[string]string{}
+	for k, ref := range refs {
+		last[k] = stamp(ref)
+	}
+	reloadOne := func(k string) {
+		if k == authz {
+			_ = s.reloadAuthorizer(ctx)
+		} else {
+			_ = s.reloadEngine(ctx, k)
+		}
+	}
 	t := time.NewTicker(s.cfg.Plugins.WatchInterval)
 	defer t.Stop()
 	for {
@@ -313,13 +357,19 @@ func (s *Server) watchPlugins(ctx context.Context, reload <-chan struct{}) {
 			return
 		case <-reload:
 			s.log.Info("reload requested")
-			last = stamp()
-			_ = s.reloadAuthorizer(ctx)
+			for k, ref := range refs {
+				last[k] = stamp(ref)
+				if s.modulePath(ref) != "" {
+					reloadOne(k)
+				}
+			}
 		case <-t.C:
-			if now := stamp(); now != last && now != "" {
-				last = now
-				s.log.Info("authorizer module changed on disk", "path", path)
-				_ = s.reloadAuthorizer(ctx)
+			for k, ref := range refs {
+				if now := stamp(ref); now != last[k] && now != "" {
+					last[k] = now
+					s.log.Info("module changed on disk", "path", s.modulePath(ref))
+					reloadOne(k)
+				}
 			}
 		}
 	}
@@ -471,16 +521,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) closeParts(ctx context.Context) {
 	for _, e := range s.engines {
-		_ = e.eng.Close(ctx)
+		if v := e.cur.Load(); v != nil {
+			v.close(ctx)
+		}
 	}
 	if s.authz != nil {
 		if la := s.authz.cur.Load(); la != nil {
 			_ = la.a.Close(ctx)
 			_ = la.mod.Close(ctx)
 		}
-	}
-	for _, m := range s.modules {
-		_ = m.Close(ctx)
 	}
 	for _, rt := range []*pluginhost.Runtime{s.rt, s.trusted} {
 		if rt != nil {
