@@ -16,7 +16,7 @@ all: build
 build: wasm bin/opstream
 
 wasm: $(BUILTIN)/text.wasm $(BUILTIN)/allow-all.wasm bin/plugins/text.wasm bin/plugins/allow-all.wasm bin/plugins/acl.wasm \
-      bin/plugins/tokens.wasm bin/plugins/counter.wasm bin/plugins/jwt.wasm
+      bin/plugins/tokens.wasm bin/plugins/counter.wasm bin/plugins/jwt.wasm bin/plugins/json0.wasm bin/plugins/rich-text.wasm
 
 $(BUILTIN)/text.wasm: $(WASM_SRC)
 	$(WASMBUILD) -o $@ ./plugins/transforms/text/wasm
@@ -31,6 +31,14 @@ bin/plugins/acl.wasm: $(WASM_SRC)
 bin/plugins/jwt.wasm: $(WASM_SRC)
 	@mkdir -p bin/plugins
 	$(WASMBUILD) -o $@ ./plugins/authorizers/jwt/wasm
+
+bin/plugins/json0.wasm: $(WASM_SRC)
+	@mkdir -p bin/plugins
+	$(WASMBUILD) -o $@ ./plugins/transforms/json0/wasm
+
+bin/plugins/rich-text.wasm: $(WASM_SRC)
+	@mkdir -p bin/plugins
+	$(WASMBUILD) -o $@ ./plugins/transforms/richtext/wasm
 
 # AssemblyScript modules (pluginsdk/assemblyscript): npm ci installs the pinned compiler, asc
 # builds each module with no runtime GC and no imports (abort removed: a failed check traps).

@@ -1,0 +1,253 @@
+package json0
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// undef is JavaScript's undefined in path walks and path lookups.
+type undef struct{}
+
+func convertFromText(c *Component) {
+	c.T = "text0"
+	c.set("t")
+	last := c.P[len(c.P)-1]
+	c.P = c.P[:len(c.P)-1]
+	n, ok := last.(int)
+	if !ok {
+		throw("string offset must be a number")
+	}
+	o := TextComp{P: n, PFirst: true}
+	if c.has("si") {
+		o.S, o.Ins = c.Si, true
+	} else {
+		o.S = c.Sd
+	}
+	c.O = []TextComp{o}
+	c.set("o")
+}
+
+func convertToText(c *Component) {
+	if len(c.O) == 0 {
+		throw("empty text0 op")
+	}
+	o := c.O[0]
+	c.P = append(slices.Clone(c.P), o.P)
+	if o.Ins {
+		c.Si = o.S
+		c.set("si")
+	} else {
+		c.Sd = o.S
+		c.set("sd")
+	}
+	c.del("t")
+	c.del("o")
+	c.O = nil
+}
+
+func get(elem, key any) any {
+	switch e := elem.(type) {
+	case *Object:
+		if k, ok := key.(string); ok {
+			if v, ok := e.M[k]; ok {
+				return v
+			}
+		}
+	case *List:
+		if k, ok := key.(int); ok && k < len(e.A) {
+			return e.A[k]
+		}
+	}
+	return undef{}
+}
+
+func setAt(elem, key, v any) {
+	switch e := elem.(type) {
+	case *Object:
+		k, ok := key.(string)
+		if !ok {
+			throw("object key must be a string")
+		}
+		e.Set(k, v)
+	case *List:
+		k := key.(int)
+		for len(e.A) <= k {
+			e.A = append(e.A, nil)
+		}
+		e.A[k] = v
+	default:
+		throw("path invalid")
+	}
+}
+
+// Apply applies op to a copy of doc and returns the result; doc is not modified.
+func Apply(doc any, op Op) (out any, err error) {
+	defer catch(&err)
+	return applyInPlace(Clone(doc), op), nil
+}
+
+// applyInPlace applies op, modifying doc (which the caller must own).
+func applyInPlace(doc any, op Op) any {
+	container := &Object{Keys: []string{"data"}, M: map[string]any{"data": doc}}
+	for _, c := range op {
+		applyComponent(container, c)
+	}
+	d, ok := container.M["data"]
+	if !ok {
+		throw("the op deletes the document")
+	}
+	return d
+}
+
+func applyComponent(container *Object, c Component) {
+	if c.textish() {
+		c = c.copy()
+		convertFromText(&c)
+	}
+	var parent, elem, key any = nil, container, "data"
+	for _, p := range c.P {
+		parent = elem
+		elem = get(elem, key)
+		key = p
+		switch parent.(type) {
+		case *Object, *List:
+		default:
+			throw("path invalid")
+		}
+	}
+	_, isList := elem.(*List)
+	_, isObj := elem.(*Object)
+	switch {
+	case c.has("t"):
+		s, ok := get(elem, key).(string)
+		if !ok || !(isList || isObj) {
+			throw("text0 op on a non-string")
+		}
+		setAt(elem, key, textApply(s, c.O))
+	case c.has("na"):
+		n, ok := get(elem, key).(float64)
+		if !ok {
+			throw("referenced element not a number")
+		}
+		setAt(elem, key, n+c.Na)
+	case c.has("li") && c.has("ld"):
+		if !isList {
+			throw("referenced element not a list")
+		}
+		setAt(elem, key, Clone(c.Li))
+	case c.has("li"):
+		if !isList {
+			throw("referenced element not a list")
+		}
+		l := elem.(*List)
+		l.A = slices.Insert(l.A, min(key.(int), len(l.A)), Clone(c.Li))
+	case c.has("ld"):
+		if !isList {
+			throw("referenced element not a list")
+		}
+		l := elem.(*List)
+		if k := key.(int); k < len(l.A) {
+			l.A = slices.Delete(l.A, k, k+1)
+		}
+	case c.has("lm"):
+		if !isList {
+			throw("referenced element not a list")
+		}
+		l := elem.(*List)
+		k := key.(int)
+		if c.Lm != k {
+			var e any
+			if k < len(l.A) {
+				e = l.A[k]
+				l.A = slices.Delete(l.A, k, k+1)
+			}
+			l.A = slices.Insert(l.A, min(c.Lm, len(l.A)), e)
+		}
+	case c.has("oi"):
+		if !isObj {
+			throw("referenced element not an object")
+		}
+		setAt(elem, key, Clone(c.Oi))
+	case c.has("od"):
+		if !isObj {
+			throw("referenced element not an object")
+		}
+		k, ok := key.(string)
+		if !ok {
+			throw("object key must be a string")
+		}
+		elem.(*Object).Delete(k)
+	default:
+		throw("invalid / missing instruction in op")
+	}
+}
+
+// Path element comparisons with JavaScript semantics.
+
+func strictEq(a, b any) bool {
+	switch x := a.(type) {
+	case int:
+		y, ok := b.(int)
+		return ok && x == y
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case undef:
+		_, ok := b.(undef)
+		return ok
+	}
+	return false
+}
+
+func toNum(a any) (float64, bool) {
+	switch x := a.(type) {
+	case int:
+		return float64(x), true
+	case string:
+		s := strings.TrimSpace(x)
+		if s == "" {
+			return 0, true
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+func looseEq(a, b any) bool {
+	_, as := a.(string)
+	_, bs := b.(string)
+	_, au := a.(undef)
+	_, bu := b.(undef)
+	if as == bs || au || bu {
+		return strictEq(a, b)
+	}
+	x, ok1 := toNum(a)
+	y, ok2 := toNum(b)
+	return ok1 && ok2 && x == y
+}
+
+// less is JavaScript's a < b (orEq: a <= b) for path elements.
+func less(a, b any, orEq bool) bool {
+	if x, ok := a.(string); ok {
+		if y, ok := b.(string); ok {
+			return x < y || (orEq && x == y)
+		}
+	}
+	x, ok1 := toNum(a)
+	y, ok2 := toNum(b)
+	if !ok1 || !ok2 {
+		return false
+	}
+	return x < y || (orEq && x == y)
+}
+
+// jsStrictEqValue is === on JSON values: objects and arrays are never equal after a clone.
+func jsStrictEqValue(a, b any) bool {
+	switch a.(type) {
+	case *Object, *List:
+		return false
+	}
+	return a == b
+}

@@ -1,0 +1,319 @@
+package json0
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf16"
+)
+
+// TextComp is a text0 component: an insert {p, i} or a delete {p, d}.
+type TextComp struct {
+	P      int
+	S      []uint16 // inserted or deleted text, UTF-16
+	Ins    bool
+	PFirst bool // "p" is encoded before "i"/"d"
+}
+
+// Component is one json0 op component. Keys keeps the order of its fields for encoding.
+type Component struct {
+	Keys           []string
+	P              []any // string or int
+	Oi, Od, Li, Ld any
+	Lm             int
+	Na             float64
+	Si, Sd         []uint16
+	T              string
+	O              []TextComp
+}
+
+// Op is a json0 op.
+type Op []Component
+
+func (c *Component) has(k string) bool { return slices.Contains(c.Keys, k) }
+func (c *Component) set(k string) {
+	if !c.has(k) {
+		c.Keys = append(c.Keys, k)
+	}
+}
+func (c *Component) del(k string) {
+	if i := slices.Index(c.Keys, k); i >= 0 {
+		c.Keys = slices.Delete(slices.Clone(c.Keys), i, i+1)
+	}
+}
+
+func (c Component) copy() Component {
+	c.Keys = slices.Clone(c.Keys)
+	c.P = slices.Clone(c.P)
+	c.O = slices.Clone(c.O)
+	return c
+}
+
+func (c *Component) textish() bool { return c.has("si") || c.has("sd") }
+
+var allowed = [][]string{{"oi"}, {"od"}, {"od", "oi"}, {"li"}, {"ld"}, {"ld", "li"}, {"lm"}, {"na"}, {"si"}, {"sd"}, {"o", "t"}}
+
+// ParseOp decodes and validates an op.
+func ParseOp(b []byte) (Op, error) {
+	v, err := ParseValue(b)
+	if err != nil {
+		return nil, err
+	}
+	l, ok := v.(*List)
+	if !ok {
+		return nil, invalidf("an op must be an array of components")
+	}
+	op := make(Op, 0, len(l.A))
+	for i, e := range l.A {
+		c, err := parseComponent(e)
+		if err != nil {
+			return nil, invalidf("component %d: %v", i, err)
+		}
+		op = append(op, c)
+	}
+	return op, nil
+}
+
+func nonNegInt(v any) (int, bool) {
+	f, ok := v.(float64)
+	if !ok || f < 0 || f != math.Trunc(f) || f > 1<<53 {
+		return 0, false
+	}
+	return int(f), true
+}
+
+func parseComponent(v any) (Component, error) {
+	var c Component
+	o, ok := v.(*Object)
+	if !ok {
+		return c, invalidf("not an object")
+	}
+	pv, ok := o.M["p"]
+	pl, ok2 := pv.(*List)
+	if !ok || !ok2 {
+		return c, invalidf("missing path")
+	}
+	for _, e := range pl.A {
+		switch x := e.(type) {
+		case string:
+			c.P = append(c.P, x)
+		default:
+			n, ok := nonNegInt(e)
+			if !ok {
+				return c, invalidf("path elements must be strings or non-negative integers")
+			}
+			c.P = append(c.P, n)
+		}
+	}
+	var ins []string
+	for _, k := range o.Keys {
+		if k != "p" {
+			ins = append(ins, k)
+		}
+	}
+	sorted := slices.Sorted(slices.Values(ins))
+	if !slices.ContainsFunc(allowed, func(a []string) bool { return slices.Equal(a, sorted) }) {
+		return c, invalidf("invalid or missing instruction %v", ins)
+	}
+	c.Keys = slices.Clone(o.Keys)
+	last := any(nil)
+	if len(c.P) > 0 {
+		last = c.P[len(c.P)-1]
+	}
+	_, lastNum := last.(int)
+	_, lastStr := last.(string)
+	switch sorted[0] {
+	case "oi", "od":
+		c.Oi, c.Od = o.M["oi"], o.M["od"]
+		if len(c.P) > 0 && !lastStr {
+			return c, invalidf("object key must be a string")
+		}
+	case "li", "ld", "lm":
+		c.Li, c.Ld = o.M["li"], o.M["ld"]
+		if !lastNum {
+			return c, invalidf("list index must be a non-negative integer")
+		}
+		if sorted[0] == "lm" {
+			n, ok := nonNegInt(o.M["lm"])
+			if !ok {
+				return c, invalidf("lm must be a non-negative integer")
+			}
+			c.Lm = n
+		}
+	case "na":
+		f, ok := o.M["na"].(float64)
+		if !ok {
+			return c, invalidf("na must be a number")
+		}
+		c.Na = f
+	case "si", "sd":
+		if !lastNum {
+			return c, invalidf("string offset must be a non-negative integer")
+		}
+		s, ok := o.M[sorted[0]].(string)
+		if !ok {
+			return c, invalidf("%s must be a string", sorted[0])
+		}
+		if sorted[0] == "si" {
+			c.Si = toUTF16(s)
+		} else {
+			c.Sd = toUTF16(s)
+		}
+	case "o":
+		t, _ := o.M["t"].(string)
+		if t != "text0" {
+			return c, invalidf("unknown subtype %s", AppendValue(nil, o.M["t"]))
+		}
+		c.T = t
+		ol, ok := o.M["o"].(*List)
+		if !ok {
+			return c, invalidf("text0 op must be an array")
+		}
+		for _, e := range ol.A {
+			tc, err := parseTextComp(e)
+			if err != nil {
+				return c, err
+			}
+			c.O = append(c.O, tc)
+		}
+	}
+	return c, nil
+}
+
+func parseTextComp(v any) (TextComp, error) {
+	var t TextComp
+	o, ok := v.(*Object)
+	if !ok || len(o.Keys) != 2 {
+		return t, invalidf("text0 component must be {p, i} or {p, d}")
+	}
+	n, ok := nonNegInt(o.M["p"])
+	if !ok {
+		return t, invalidf("text0 component position must be a non-negative integer")
+	}
+	t.P = n
+	t.PFirst = o.Keys[0] == "p"
+	if s, ok := o.M["i"].(string); ok {
+		t.S, t.Ins = toUTF16(s), true
+	} else if s, ok := o.M["d"].(string); ok {
+		t.S = toUTF16(s)
+	} else {
+		return t, invalidf("text0 component needs an i or d string")
+	}
+	return t, nil
+}
+
+// AppendJSON encodes op like JSON.stringify.
+func (op Op) AppendJSON(b []byte) []byte {
+	b = append(b, '[')
+	for i, c := range op {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = c.appendJSON(b)
+	}
+	return append(b, ']')
+}
+
+func (op Op) String() string { return string(op.AppendJSON(nil)) }
+
+func (c *Component) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	for i, k := range c.Keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		switch k {
+		case "p":
+			b = appendPath(b, c.P)
+		case "oi":
+			b = AppendValue(b, c.Oi)
+		case "od":
+			b = AppendValue(b, c.Od)
+		case "li":
+			b = AppendValue(b, c.Li)
+		case "ld":
+			b = AppendValue(b, c.Ld)
+		case "lm":
+			b = strconv.AppendInt(b, int64(c.Lm), 10)
+		case "na":
+			b = appendNumber(b, c.Na)
+		case "si":
+			b = appendUTF16(b, c.Si)
+		case "sd":
+			b = appendUTF16(b, c.Sd)
+		case "t":
+			b = appendString(b, c.T)
+		case "o":
+			b = appendTextOp(b, c.O)
+		}
+	}
+	return append(b, '}')
+}
+
+func appendPath(b []byte, p []any) []byte {
+	b = append(b, '[')
+	for i, e := range p {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		switch x := e.(type) {
+		case string:
+			b = appendString(b, x)
+		case int:
+			b = strconv.AppendInt(b, int64(x), 10)
+		default:
+			b = append(b, "null"...)
+		}
+	}
+	return append(b, ']')
+}
+
+func appendTextOp(b []byte, o []TextComp) []byte {
+	b = append(b, '[')
+	for i, t := range o {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k := `"d":`
+		if t.Ins {
+			k = `"i":`
+		}
+		b = append(b, '{')
+		if t.PFirst {
+			b = append(b, `"p":`...)
+			b = strconv.AppendInt(b, int64(t.P), 10)
+			b = append(b, ',')
+			b = append(b, k...)
+			b = appendUTF16(b, t.S)
+		} else {
+			b = append(b, k...)
+			b = appendUTF16(b, t.S)
+			b = append(b, `,"p":`...)
+			b = strconv.AppendInt(b, int64(t.P), 10)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendUTF16 encodes UTF-16 text like JSON.stringify (lone surrogates as \udxxx).
+func appendUTF16(b []byte, u []uint16) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(u); i++ {
+		r := rune(u[i])
+		if utf16.IsSurrogate(r) {
+			if r < 0xdc00 && i+1 < len(u) && u[i+1] >= 0xdc00 && u[i+1] < 0xe000 {
+				b = append(b, string(utf16.DecodeRune(r, rune(u[i+1])))...)
+				i++
+				continue
+			}
+			b = append(b, '\\', 'u', hexDigits[r>>12], hexDigits[r>>8&15], hexDigits[r>>4&15], hexDigits[r&15])
+			continue
+		}
+		s := appendString(nil, string(r))
+		b = append(b, s[1:len(s)-1]...)
+	}
+	return append(b, '"')
+}

@@ -1,0 +1,322 @@
+// Package json0 is the json0 OT type of ShareDB, a port of the npm package ot-json0 1.x: a
+// document is any JSON value and an op is a list of components (oi/od, li/ld, lm, na, si/sd,
+// t/o with the text0 subtype). Objects keep their keys in order so that outputs match
+// JSON.stringify byte for byte; string offsets count UTF-16 code units like JavaScript.
+package json0
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+)
+
+// ErrInvalid is wrapped by every error that means "the op (or snapshot) is invalid".
+var ErrInvalid = errors.New("json0: invalid")
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// A value is nil (null), bool, float64, string, *List or *Object.
+
+// List is a JSON array.
+type List struct{ A []any }
+
+// Object is a JSON object with ordered keys.
+type Object struct {
+	Keys []string
+	M    map[string]any
+}
+
+func newObject() *Object { return &Object{M: map[string]any{}} }
+
+// Get returns the value at k.
+func (o *Object) Get(k string) (any, bool) { v, ok := o.M[k]; return v, ok }
+
+// Set sets k, appending it when new.
+func (o *Object) Set(k string, v any) {
+	if _, ok := o.M[k]; !ok {
+		o.Keys = append(o.Keys, k)
+	}
+	o.M[k] = v
+}
+
+// Delete removes k.
+func (o *Object) Delete(k string) {
+	if _, ok := o.M[k]; !ok {
+		return
+	}
+	delete(o.M, k)
+	for i, x := range o.Keys {
+		if x == k {
+			o.Keys = append(o.Keys[:i:i], o.Keys[i+1:]...)
+			break
+		}
+	}
+}
+
+// Clone deep-copies a value.
+func Clone(v any) any {
+	switch x := v.(type) {
+	case *List:
+		l := &List{A: make([]any, len(x.A))}
+		for i, e := range x.A {
+			l.A[i] = Clone(e)
+		}
+		return l
+	case *Object:
+		o := &Object{Keys: append([]string(nil), x.Keys...), M: make(map[string]any, len(x.M))}
+		for k, e := range x.M {
+			o.M[k] = Clone(e)
+		}
+		return o
+	}
+	return v
+}
+
+// ParseValue decodes one JSON value.
+func ParseValue(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	v, err := decode(d, 0)
+	if err != nil {
+		return nil, invalidf("bad JSON: %v", err)
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, invalidf("bad JSON: trailing data")
+	}
+	return v, nil
+}
+
+const maxDepth = 1000
+
+func decode(d *json.Decoder, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, errors.New("too deep")
+	}
+	t, err := d.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch x := t.(type) {
+	case json.Delim:
+		switch x {
+		case '[':
+			l := &List{A: []any{}}
+			for d.More() {
+				v, err := decode(d, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				l.A = append(l.A, v)
+			}
+			_, err := d.Token()
+			return l, err
+		case '{':
+			o := newObject()
+			for d.More() {
+				kt, err := d.Token()
+				if err != nil {
+					return nil, err
+				}
+				k, _ := kt.(string)
+				v, err := decode(d, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				o.Set(k, v)
+			}
+			_, err := d.Token()
+			return o, err
+		}
+		return nil, errors.New("unexpected delimiter")
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return nil, err
+		}
+		if math.IsInf(f, 0) {
+			return nil, errors.New("number out of range")
+		}
+		return f, nil
+	}
+	return t, nil // nil, bool, string
+}
+
+// AppendValue encodes v like JSON.stringify.
+func AppendValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case float64:
+		return appendNumber(b, x)
+	case string:
+		return appendString(b, x)
+	case *List:
+		b = append(b, '[')
+		for i, e := range x.A {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendValue(b, e)
+		}
+		return append(b, ']')
+	case *Object:
+		b = append(b, '{')
+		for i, k := range objectKeys(x) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			b = AppendValue(b, x.M[k])
+		}
+		return append(b, '}')
+	}
+	return append(b, "null"...)
+}
+
+// arrayIndex reports whether k is a canonical array index, which JavaScript orders first.
+func arrayIndex(k string) (uint64, bool) {
+	if k == "" || len(k) > 10 || (len(k) > 1 && k[0] == '0') {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(k, 10, 64)
+	if err != nil || n >= 1<<32-1 {
+		return 0, false
+	}
+	return n, true
+}
+
+func objectKeys(o *Object) []string {
+	var idx []string
+	for _, k := range o.Keys {
+		if _, ok := arrayIndex(k); ok {
+			idx = append(idx, k)
+		}
+	}
+	if len(idx) == 0 {
+		return o.Keys
+	}
+	sort.Slice(idx, func(i, j int) bool { a, _ := arrayIndex(idx[i]); c, _ := arrayIndex(idx[j]); return a < c })
+	out := idx
+	for _, k := range o.Keys {
+		if _, ok := arrayIndex(k); !ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func appendNumber(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	if f == 0 {
+		return append(b, '0')
+	}
+	a := math.Abs(f)
+	if a >= 1e-6 && a < 1e21 {
+		return strconv.AppendFloat(b, f, 'f', -1, 64)
+	}
+	s := strconv.FormatFloat(f, 'e', -1, 64)
+	mant, exp, _ := strings.Cut(s, "e")
+	sign := exp[0]
+	exp = strings.TrimLeft(exp[1:], "0")
+	b = append(b, mant...)
+	b = append(b, 'e', sign)
+	return append(b, exp...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b = append(b, '\\', '"')
+		case r == '\\':
+			b = append(b, '\\', '\\')
+		case r == '\b':
+			b = append(b, '\\', 'b')
+		case r == '\f':
+			b = append(b, '\\', 'f')
+		case r == '\n':
+			b = append(b, '\\', 'n')
+		case r == '\r':
+			b = append(b, '\\', 'r')
+		case r == '\t':
+			b = append(b, '\\', 't')
+		case r < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&15])
+		default:
+			b = append(b, string(r)...)
+		}
+	}
+	return append(b, '"')
+}
+
+// utf16Len is the length of s in UTF-16 code units.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= 0x10000 {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+func toUTF16(s string) []uint16   { return utf16.Encode([]rune(s)) }
+func fromUTF16(u []uint16) string { return string(utf16.Decode(u)) }
+
+// sliceUTF16 is JavaScript's s.slice(a, b) with 0 <= a, b (clamped).
+func sliceUTF16(u []uint16, a, b int) []uint16 {
+	a, b = min(a, len(u)), min(b, len(u))
+	if b < a {
+		return nil
+	}
+	return u[a:b]
+}
+
+// equal reports deep equality of two values.
+func equal(a, b any) bool {
+	switch x := a.(type) {
+	case *List:
+		y, ok := b.(*List)
+		if !ok || len(x.A) != len(y.A) {
+			return false
+		}
+		for i := range x.A {
+			if !equal(x.A[i], y.A[i]) {
+				return false
+			}
+		}
+		return true
+	case *Object:
+		y, ok := b.(*Object)
+		if !ok || len(x.M) != len(y.M) {
+			return false
+		}
+		for k, v := range x.M {
+			w, ok := y.M[k]
+			if !ok || !equal(v, w) {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
+}

@@ -1,0 +1,110 @@
+//go:build wasip1
+
+// Command wasm is the `json0` engine (ShareDB's ot-json0) as an OpStream WASM module: package
+// json0 behind pluginsdk/engine. Build it with
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o bin/plugins/json0.wasm ./plugins/transforms/json0/wasm
+package main
+
+import (
+	"errors"
+
+	"github.com/opstream/opstream/plugins/transforms/json0"
+	"github.com/opstream/opstream/pluginsdk/engine"
+	"github.com/opstream/opstream/pluginsdk/wasm"
+)
+
+func init() { engine.Register(json0Engine{}) }
+
+func main() {}
+
+const version = "1.0.0"
+
+type json0Engine struct{}
+
+var (
+	_ engine.Engine   = json0Engine{}
+	_ engine.Composer = json0Engine{}
+	_ engine.Doc      = (*doc)(nil)
+)
+
+func invalid(err error) error {
+	if errors.Is(err, json0.ErrInvalid) {
+		return engine.Invalid("%s", err.Error())
+	}
+	return err
+}
+
+func (json0Engine) Manifest() wasm.Manifest {
+	return wasm.Manifest{Name: "json0", Version: version, DocType: "json0", Capabilities: []string{engine.CapabilityCompose}}
+}
+
+// Empty is ot-json0's create(): null.
+func (json0Engine) Empty() []byte { return []byte(`null`) }
+
+func (json0Engine) Open(snapshot []byte) (engine.Doc, error) {
+	v, err := json0.ParseValue(snapshot)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	return &doc{v: v}, nil
+}
+
+func (json0Engine) Validate(op []byte) error {
+	_, err := json0.ParseOp(op)
+	return invalid(err)
+}
+
+func (json0Engine) Transform(op, other []byte, side engine.Side) ([]byte, error) {
+	a, err := json0.ParseOp(op)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	b, err := json0.ParseOp(other)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	s := json0.Left
+	if side == engine.Right {
+		s = json0.Right
+	}
+	out, err := json0.Transform(a, b, s)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	return out.AppendJSON(nil), nil
+}
+
+func (json0Engine) Compose(a, b []byte) ([]byte, error) {
+	x, err := json0.ParseOp(a)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	y, err := json0.ParseOp(b)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	out, err := json0.Compose(x, y)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	return out.AppendJSON(nil), nil
+}
+
+// doc is a live json0 document.
+type doc struct{ v any }
+
+func (d *doc) Apply(op []byte) error {
+	o, err := json0.ParseOp(op)
+	if err != nil {
+		return invalid(err)
+	}
+	v, err := json0.Apply(d.v, o)
+	if err != nil {
+		return invalid(err)
+	}
+	d.v = v
+	return nil
+}
+
+func (d *doc) Snapshot() []byte { return json0.AppendValue(nil, d.v) }
