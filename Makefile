@@ -16,7 +16,8 @@ all: build
 build: wasm bin/opstream
 
 wasm: $(BUILTIN)/text.wasm $(BUILTIN)/allow-all.wasm bin/plugins/text.wasm bin/plugins/allow-all.wasm bin/plugins/acl.wasm \
-      bin/plugins/tokens.wasm bin/plugins/counter.wasm bin/plugins/jwt.wasm bin/plugins/json0.wasm bin/plugins/rich-text.wasm
+      bin/plugins/tokens.wasm bin/plugins/counter.wasm bin/plugins/jwt.wasm bin/plugins/json0.wasm bin/plugins/rich-text.wasm \
+      bin/plugins/form.wasm bin/plugins/json.wasm
 
 $(BUILTIN)/text.wasm: $(WASM_SRC)
 	$(WASMBUILD) -o $@ ./plugins/transforms/text/wasm
@@ -39,6 +40,14 @@ bin/plugins/json0.wasm: $(WASM_SRC)
 bin/plugins/rich-text.wasm: $(WASM_SRC)
 	@mkdir -p bin/plugins
 	$(WASMBUILD) -o $@ ./plugins/transforms/richtext/wasm
+
+bin/plugins/form.wasm: $(WASM_SRC)
+	@mkdir -p bin/plugins
+	$(WASMBUILD) -o $@ ./plugins/transforms/form/wasm
+
+bin/plugins/json.wasm: $(WASM_SRC)
+	@mkdir -p bin/plugins
+	$(WASMBUILD) -o $@ ./plugins/transforms/jsoncrdt/wasm
 
 # AssemblyScript modules (pluginsdk/assemblyscript): npm ci installs the pinned compiler, asc
 # builds each module with no runtime GC and no imports (abort removed: a failed check traps).

@@ -74,3 +74,40 @@ func TestJSON0AndRichTextEngines(t *testing.T) {
 		t.Fatalf("rich-text at %d", rd.Revision)
 	}
 }
+
+// TestFormCRDTThroughTheServer: last writer wins per field by (ts, peer), whatever order the
+// server orders the ops in; a late older set does not resurrect a deleted field.
+func TestFormCRDTThroughTheServer(t *testing.T) {
+	plugins, _ := filepath.Abs(filepath.Join(filepath.Dir(binPath), "plugins"))
+	s := startServer(t, "", "--config", writeConfig(t, fmt.Sprintf("plugins:\n  engines:\n    form: {module: %s/form.wasm}\n", plugins)))
+	ops := []string{
+		`{"set": {"title": "new", "done": true}, "ts": 300, "peer": "ann"}`,
+		`{"set": {"title": "old"}, "ts": 100, "peer": "bob"}`, // older: loses
+		`{"del": ["done"], "ts": 400, "peer": "bob"}`,
+		`{"set": {"done": false}, "ts": 200, "peer": "cy"}`, // older than the delete: stays deleted
+	}
+	for i, op := range ops {
+		var r submitResp
+		code := httpJSON(t, "POST", s.url("/v1/docs/f/ops"), fmt.Sprintf(`{"type":"form","baseRevision":0,"op":%s,"clientId":"c","seq":%d}`, op, i+1), &r)
+		if code != 200 {
+			t.Fatalf("op %d: %d %+v", i, code, r.Error)
+		}
+	}
+	_, d := getDoc(t, s, "f")
+	var snap struct {
+		Fields map[string]struct {
+			V   json.RawMessage `json:"v"`
+			Del bool            `json:"del"`
+		} `json:"fields"`
+	}
+	if err := json.Unmarshal(d.Snapshot, &snap); err != nil {
+		t.Fatal(err)
+	}
+	if string(snap.Fields["title"].V) != `"new"` || !snap.Fields["done"].Del {
+		t.Fatalf("form state %s", d.Snapshot)
+	}
+	var r submitResp
+	if code := httpJSON(t, "POST", s.url("/v1/docs/f/ops"), `{"type":"form","baseRevision":4,"op":{"set":{"x":1}},"clientId":"c","seq":9}`, &r); code != 400 || r.Error.Code != "InvalidOp" {
+		t.Fatalf("op without ts/peer: %d %+v", code, r.Error)
+	}
+}

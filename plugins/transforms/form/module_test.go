@@ -1,0 +1,100 @@
+package form_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/opstream/opstream/host/pluginhost"
+)
+
+// TestModule builds ./wasm and drives it through host/pluginhost like the server does.
+func TestModule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a WASM module")
+	}
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), "form.wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./wasm")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	bin, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := pluginhost.NewRuntime(ctx, pluginhost.RuntimeConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(ctx) })
+	mod, err := rt.Compile(ctx, "form.wasm", bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := pluginhost.NewEngine(ctx, mod, pluginhost.EngineConfig{Instances: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := e.Manifest(); m.DocType != "form" || m.Name != "form" {
+		t.Fatalf("manifest %+v", m)
+	}
+	empty, err := e.Empty(ctx)
+	if err != nil || string(empty) != `{"fields":{}}` {
+		t.Fatalf("empty = %s %v", empty, err)
+	}
+	ops := []string{
+		`{"set":{"title":"a","n":1},"ts":1,"peer":"p1"}`,
+		`{"set":{"title":"b"},"ts":2,"peer":"p2"}`,
+		`{"del":["n"],"ts":3,"peer":"p1"}`,
+		`{"set":{"n":5},"ts":2,"peer":"p3"}`,
+	}
+	a, err := e.Open(ctx, empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.Open(ctx, empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ops {
+		got, err := a.Apply(ctx, []byte(ops[i]), nil, 0)
+		if err != nil || string(got) != ops[i] {
+			t.Fatalf("apply %s = %s %v", ops[i], got, err)
+		}
+		// b gets them in reverse order, rebased (identity) over the ones it already has.
+		j := len(ops) - 1 - i
+		var conc [][]byte
+		for _, o := range ops[j+1:] {
+			conc = append(conc, []byte(o))
+		}
+		if got, err := b.Apply(ctx, []byte(ops[j]), conc, 0); err != nil || string(got) != ops[j] {
+			t.Fatalf("apply %s over %d = %s %v", ops[j], len(conc), got, err)
+		}
+	}
+	if _, err := a.Apply(ctx, []byte(`{"set":{"x":1}}`), nil, 0); !errors.Is(err, pluginhost.ErrRejected) {
+		t.Fatalf("malformed op: %v; want ErrRejected", err)
+	}
+	if err := e.Validate(ctx, []byte(`{"del":[1],"ts":1,"peer":"p"}`)); !errors.Is(err, pluginhost.ErrRejected) {
+		t.Fatalf("validate malformed: %v", err)
+	}
+	sa, err := a.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"fields":{"n":{"del":true,"ts":3,"peer":"p1"},"title":{"v":"b","ts":2,"peer":"p2"}}}`
+	if string(sa) != want || string(sb) != want {
+		t.Fatalf("snapshots\n a %s\n b %s\nwant %s", sa, sb, want)
+	}
+	if _, err := e.Open(ctx, []byte(`{"fields":7}`)); !errors.Is(err, pluginhost.ErrRejected) {
+		t.Fatalf("open bad snapshot: %v", err)
+	}
+}
