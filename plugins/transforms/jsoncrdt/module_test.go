@@ -3,12 +3,10 @@ package jsoncrdt_test
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/opstream/opstream/host/pluginhost"
+	"github.com/opstream/opstream/internal/wasmtest"
 )
 
 // TestModule builds ./wasm and drives it through host/pluginhost like the server does.
@@ -17,16 +15,7 @@ func TestModule(t *testing.T) {
 		t.Skip("builds a WASM module")
 	}
 	ctx := context.Background()
-	out := filepath.Join(t.TempDir(), "json.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./wasm")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, b)
-	}
-	bin, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := wasmtest.Build(t, "./wasm")
 	rt, err := pluginhost.NewRuntime(ctx, pluginhost.RuntimeConfig{})
 	if err != nil {
 		t.Fatal(err)

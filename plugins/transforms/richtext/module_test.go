@@ -3,13 +3,11 @@ package richtext
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/opstream/opstream/host/pluginhost"
+	"github.com/opstream/opstream/internal/wasmtest"
 	"github.com/opstream/opstream/pluginsdk/wasm"
 )
 
@@ -19,17 +17,7 @@ func buildModule(t testing.TB) []byte {
 	if testing.Short() {
 		t.Skip("builds a WASM module")
 	}
-	out := filepath.Join(t.TempDir(), "rich-text.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./wasm")
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build ./wasm: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return wasmtest.Build(t, "./wasm")
 }
 
 // TestModule runs the built module through host/pluginhost, the way the server loads it.

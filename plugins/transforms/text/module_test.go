@@ -1,170 +1,84 @@
 package text_test
 
 import (
-	"context"
 	"encoding/binary"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 
+	"github.com/opstream/opstream/internal/wasmtest"
 	"github.com/opstream/opstream/pluginsdk/wasm"
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
-// guest is a minimal host for the ABI, enough to test the module end to end.
-type guest struct {
-	t   testing.TB
-	ctx context.Context
-	mod api.Module
-	fns map[string]api.Function // ExportedFunction allocates a call engine: cache them
-}
-
-func (g *guest) fn(name string) api.Function {
-	f, ok := g.fns[name]
-	if !ok {
-		f = g.mod.ExportedFunction(name)
-		g.fns[name] = f
-	}
-	return f
-}
-
-func buildModule(t testing.TB, pkg string) []byte {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "m.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", pkg, err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func startGuest(t testing.TB, bin []byte) *guest {
-	t.Helper()
-	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
-	t.Cleanup(func() { r.Close(ctx) })
-	wasi_snapshot_preview1.MustInstantiate(ctx, r)
-	mod, err := r.InstantiateWithConfig(ctx, bin, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &guest{t: t, ctx: ctx, mod: mod, fns: map[string]api.Function{}}
-}
-
-// call writes in (if not nil) to the input buffer and calls name with args (+ len(in)).
-func (g *guest) call(name string, in []byte, args ...uint64) (byte, string) {
-	g.t.Helper()
-	if in != nil {
-		res, err := g.fn(wasm.ExportBuffer).Call(g.ctx, uint64(len(in)))
-		if err != nil {
-			g.t.Fatal(err)
-		}
-		if !g.mod.Memory().Write(uint32(res[0]), in) {
-			g.t.Fatal("write out of range")
-		}
-		args = append(args, uint64(len(in)))
-	}
-	res, err := g.fn(name).Call(g.ctx, args...)
-	if err != nil {
-		g.t.Fatalf("%s: %v", name, err)
-	}
-	if len(res) == 0 {
-		return 0, ""
-	}
-	b, ok := g.mod.Memory().Read(uint32(res[0]>>32), uint32(res[0]))
-	if !ok || len(b) == 0 {
-		g.t.Fatalf("%s: bad result %#x", name, res[0])
-	}
-	return b[0], string(b[1:])
-}
-
-func frames(parts ...string) []byte {
-	var b []byte
-	for _, p := range parts {
-		b = wasm.AppendFrame(b, []byte(p))
-	}
-	return b
-}
-
 func TestModule(t *testing.T) {
-	g := startGuest(t, buildModule(t, "./wasm"))
+	g := wasmtest.Start(t, wasmtest.Build(t, "./wasm"))
 	want := func(name string, st byte, out string, wantSt byte, wantOut string) {
 		t.Helper()
 		if st != wantSt || (wantOut != "*" && out != wantOut) {
 			t.Fatalf("%s = %d %q, want %d %q", name, st, out, wantSt, wantOut)
 		}
 	}
-	res, err := g.mod.ExportedFunction(wasm.ExportABIVersion).Call(g.ctx)
+	res, err := g.Mod.ExportedFunction(wasm.ExportABIVersion).Call(g.Ctx)
 	if err != nil || res[0] != wasm.ABIVersion {
 		t.Fatalf("abi version %v %v", res, err)
 	}
-	st, out := g.call(wasm.ExportInfo, nil)
+	st, out := g.Call(wasm.ExportInfo, nil)
 	want("info", st, out, 0, `{"abi":1,"role":"engine","name":"text","version":"1.0.0","docType":"text","capabilities":["compose"]}`)
-	st, out = g.call(wasm.ExportEngineEmpty, nil)
+	st, out = g.Call(wasm.ExportEngineEmpty, nil)
 	want("empty", st, out, 0, `""`)
 
-	st, out = g.call(wasm.ExportEngineOpen, []byte(`"héllo 💃"`))
+	st, out = g.Call(wasm.ExportEngineOpen, []byte(`"héllo 💃"`))
 	want("open", st, out, 0, "*")
 	h := uint64(binary.LittleEndian.Uint32([]byte(out)))
-	st, out = g.call(wasm.ExportEngineApply, frames(`[6,"big "]`), h, 0)
+	st, out = g.Call(wasm.ExportEngineApply, wasmtest.Frames(`[6,"big "]`), h, 0)
 	want("apply", st, out, 0, `[6,"big "]`)
 	// Rebased over a concurrent insert at the same position: left goes first.
-	st, out = g.call(wasm.ExportEngineApply, frames(`[6,"A"]`, `[6,"B"]`), h, uint64(wasm.SideLeft))
+	st, out = g.Call(wasm.ExportEngineApply, wasmtest.Frames(`[6,"A"]`, `[6,"B"]`), h, uint64(wasm.SideLeft))
 	want("apply left", st, out, 0, `[6,"A"]`)
-	st, out = g.call(wasm.ExportEngineApply, frames(`[6,"C"]`, `[6,"D"]`), h, uint64(wasm.SideRight))
+	st, out = g.Call(wasm.ExportEngineApply, wasmtest.Frames(`[6,"C"]`, `[6,"D"]`), h, uint64(wasm.SideRight))
 	want("apply right", st, out, 0, `[7,"C"]`)
-	st, out = g.call(wasm.ExportEngineApply, frames(`[99,"x"]`), h, 0)
+	st, out = g.Call(wasm.ExportEngineApply, wasmtest.Frames(`[99,"x"]`), h, 0)
 	want("apply too long", st, out, 1, "*")
-	st, out = g.call(wasm.ExportEngineApply, frames(`[1,2]`), h, 0)
+	st, out = g.Call(wasm.ExportEngineApply, wasmtest.Frames(`[1,2]`), h, 0)
 	want("apply malformed", st, out, 1, "*")
-	st, out = g.call(wasm.ExportEngineSnapshot, nil, h)
+	st, out = g.Call(wasm.ExportEngineSnapshot, nil, h)
 	want("snapshot", st, out, 0, `"héllo ACbig 💃"`)
 
-	st, out = g.call(wasm.ExportEngineTransform, frames(`[1,"x"]`, `["ab"]`, `[{"d":1}]`), uint64(wasm.SideLeft))
+	st, out = g.Call(wasm.ExportEngineTransform, wasmtest.Frames(`[1,"x"]`, `["ab"]`, `[{"d":1}]`), uint64(wasm.SideLeft))
 	want("transform", st, out, 0, `[2,"x"]`)
-	st, out = g.call(wasm.ExportEngineValidate, []byte(`["ok"]`))
+	st, out = g.Call(wasm.ExportEngineValidate, []byte(`["ok"]`))
 	want("validate", st, out, 0, "")
-	st, out = g.call(wasm.ExportEngineValidate, []byte(`[3]`))
+	st, out = g.Call(wasm.ExportEngineValidate, []byte(`[3]`))
 	want("validate bad", st, out, 1, "*")
-	st, out = g.call(wasm.ExportEngineCompose, frames(`["ab"]`, `[1,{"d":1},"c"]`))
+	st, out = g.Call(wasm.ExportEngineCompose, wasmtest.Frames(`["ab"]`, `[1,{"d":1},"c"]`))
 	want("compose", st, out, 0, `["ac"]`)
 
-	g.call(wasm.ExportEngineClose, nil, h)
-	st, out = g.call(wasm.ExportEngineSnapshot, nil, h)
+	g.Call(wasm.ExportEngineClose, nil, h)
+	st, out = g.Call(wasm.ExportEngineSnapshot, nil, h)
 	want("snapshot closed", st, out, 2, "*")
-	st, out = g.call(wasm.ExportEngineOpen, []byte(`123`))
+	st, out = g.Call(wasm.ExportEngineOpen, []byte(`123`))
 	want("open bad", st, out, 1, "*")
 }
 
 // BenchmarkModuleApply: a 1-char insert (or delete) in the middle of a live 1 KB or 1 MB
 // document through WASM (wazero, compiler), input writing and result reading included.
 func BenchmarkModuleApply(b *testing.B) {
-	bin := buildModule(b, "./wasm")
+	bin := wasmtest.Build(b, "./wasm")
 	b.Run("1KB", func(b *testing.B) { benchModuleApply(b, bin, 1<<10) })
 	b.Run("1MB", func(b *testing.B) { benchModuleApply(b, bin, 1<<20) })
 }
 
 func benchModuleApply(b *testing.B, bin []byte, size int) {
-	g := startGuest(b, bin)
+	g := wasmtest.Start(b, bin)
 	doc := make([]byte, 0, size+32)
 	doc = append(doc, '"')
 	for len(doc) < size {
 		doc = append(doc, "lorem ipsum é 💃 "...)
 	}
 	doc = append(doc, '"')
-	_, out := g.call(wasm.ExportEngineOpen, doc)
+	_, out := g.Call(wasm.ExportEngineOpen, doc)
 	h := uint64(binary.LittleEndian.Uint32([]byte(out)))
 	mid := strconv.Itoa(size / 4)
-	ins, del := frames(`[`+mid+`,"x"]`), frames(`[`+mid+`,{"d":1}]`)
+	ins, del := wasmtest.Frames(`[`+mid+`,"x"]`), wasmtest.Frames(`[`+mid+`,{"d":1}]`)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -173,7 +87,7 @@ func benchModuleApply(b *testing.B, bin []byte, size int) {
 			in = del
 		}
 		i++
-		if st, out := g.call(wasm.ExportEngineApply, in, h, 0); st != 0 {
+		if st, out := g.Call(wasm.ExportEngineApply, in, h, 0); st != 0 {
 			b.Fatal(out)
 		}
 	}
