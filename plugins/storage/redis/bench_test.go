@@ -22,44 +22,8 @@ func provider(b *testing.B, where string) storage.Provider {
 	return p
 }
 
-// BenchmarkAppend appends to one document per call (ops ops per call) and, for docs>1, one op to
-// each of docs documents in one call (group commit). Ops carry 64 bytes of data.
-func BenchmarkAppend(b *testing.B) {
-	for _, where := range []string{"inprocess", "plugin"} {
-		for _, shape := range []struct{ docs, ops int }{{1, 1}, {1, 100}, {100, 1}} {
-			b.Run(fmt.Sprintf("%s/docs=%d/ops=%d", where, shape.docs, shape.ops), func(b *testing.B) {
-				p := provider(b, where)
-				ctx := context.Background()
-				revs := make([]int64, shape.docs)
-				b.ReportAllocs()
-				b.ResetTimer()
-				for b.Loop() {
-					req := &storage.AppendRequest{Appends: make([]storage.Append, shape.docs)}
-					for d := range shape.docs {
-						req.Appends[d] = storage.Append{
-							Doc:              storage.DocKey{Tenant: "bench", ID: fmt.Sprintf("doc-%d", d)},
-							Type:             "text",
-							ExpectedRevision: revs[d],
-							Epoch:            1,
-							Ops:              storagetest.Ops(revs[d]+1, shape.ops, 64),
-						}
-					}
-					resp, err := p.Append(ctx, req)
-					if err != nil {
-						b.Fatal(err)
-					}
-					for d, r := range resp.Results {
-						if r.Err != nil {
-							b.Fatal(r.Err)
-						}
-						revs[d] = r.Revision
-					}
-				}
-				b.ReportMetric(float64(b.N*shape.docs*shape.ops)/b.Elapsed().Seconds(), "ops/s")
-			})
-		}
-	}
-}
+// BenchmarkAppend: see storagetest.BenchAppend.
+func BenchmarkAppend(b *testing.B) { storagetest.BenchAppend(b, provider) }
 
 // fill appends total ops of 64 bytes to doc in batches of 1,000.
 func fill(b *testing.B, p storage.Provider, doc storage.DocKey, total int64) {
@@ -74,38 +38,8 @@ func fill(b *testing.B, p storage.Provider, doc storage.DocKey, total int64) {
 	}
 }
 
-// BenchmarkReadOps100k reads a 100,000-op document from revision 1 to the end in pages, the way
-// a document without a snapshot is loaded.
-func BenchmarkReadOps100k(b *testing.B) {
-	const total = 100_000
-	for _, where := range []string{"inprocess", "plugin"} {
-		b.Run(where, func(b *testing.B) {
-			p := provider(b, where)
-			ctx := context.Background()
-			doc := storage.DocKey{Tenant: "bench", ID: "big"}
-			fill(b, p, doc, total)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				n, from := 0, int64(1)
-				for {
-					resp, err := p.ReadOps(ctx, &storage.ReadOpsRequest{Doc: doc, From: from, Limit: storage.MaxReadOps})
-					if err != nil {
-						b.Fatal(err)
-					}
-					if len(resp.Ops) == 0 {
-						break
-					}
-					n += len(resp.Ops)
-					from = resp.Ops[len(resp.Ops)-1].Revision + 1
-				}
-				if n != total {
-					b.Fatalf("read %d ops, want %d", n, total)
-				}
-			}
-		})
-	}
-}
+// BenchmarkReadOps100k: see storagetest.BenchReadOps100k.
+func BenchmarkReadOps100k(b *testing.B) { storagetest.BenchReadOps100k(b, provider) }
 
 // BenchmarkMemory100k stores a 100,000-op document (64-byte op data, as storagetest.Ops makes
 // them: about 90 bytes of op JSON, client id and timestamps) and reports the server's
