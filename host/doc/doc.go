@@ -169,6 +169,15 @@ type request struct {
 	createNew bool
 }
 
+// clone copies a request for another delivery attempt, with a fresh taken flag.
+func (r *request) clone() *request {
+	return &request{
+		kind: r.kind, peer: r.peer, peerID: r.peerID, docType: r.docType, knownRev: r.knownRev,
+		submit: r.submit, state: r.state, onJoin: r.onJoin, onSubmit: r.onSubmit, onRead: r.onRead,
+		onLeave: r.onLeave, createNew: r.createNew,
+	}
+}
+
 func (r *request) fail(err error) {
 	switch {
 	case r.onJoin != nil:
@@ -342,8 +351,10 @@ func (d *Doc) exit() {
 	for {
 		select {
 		case r := <-d.inbox:
+			// A request that raced the exit goes to a fresh actor for the document (which
+			// loads it from storage), so its sender sees no difference.
 			if r.taken.CompareAndSwap(0, 1) {
-				r.fail(ErrClosed)
+				d.reg.redeliver(d.key, r)
 			}
 		default:
 			if d.state != nil {

@@ -155,6 +155,22 @@ func (r *Registry) Do(ctx context.Context, key storage.DocKey, fn func(*Doc) err
 	}
 }
 
+// redeliver hands a request that reached a stopping actor to the document's next actor. The
+// stopping actor's goroutine still counts in wg, so the Add is safe during Close.
+func (r *Registry) redeliver(key storage.DocKey, req *request) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.LoadTimeout)
+		defer cancel()
+		// Each attempt sends a fresh copy: a copy a stopping actor never took stays inert.
+		err := r.Do(ctx, key, func(d *Doc) error { return d.send(ctx, req.clone()) })
+		if err != nil {
+			req.fail(ErrShuttingDown)
+		}
+	}()
+}
+
 func (r *Registry) remove(d *Doc) {
 	r.mu.Lock()
 	if r.docs[d.key] == d {
