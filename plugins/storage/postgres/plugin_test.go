@@ -78,3 +78,10 @@ func TestPluginRacesInProcess(t *testing.T) {
 		t.Fatalf("load after 20 rounds: %+v, %v; want revision 60", got, err)
 	}
 }
+
+func TestPluginLifecycle(t *testing.T) {
+	t.Parallel()
+	storagetest.RunPluginLifecycle(t, func(t *testing.T) *storage.Client {
+		return startPlugin(t, configJSON(t, srv, srv.NewSchema()))
+	})
+}
