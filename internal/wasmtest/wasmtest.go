@@ -14,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/opstream/opstream/host/pluginhost"
 	"github.com/opstream/opstream/pluginsdk/wasm"
 )
 
@@ -100,4 +101,26 @@ func Frames(parts ...string) []byte {
 		b = wasm.AppendFrame(b, []byte(p))
 	}
 	return b
+}
+
+// Engine loads bin through host/pluginhost the way the server does (sandboxed runtime, load
+// checks) and returns a one-instance engine; everything is closed with the test.
+func Engine(t testing.TB, name string, bin []byte) *pluginhost.Engine {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := pluginhost.NewRuntime(ctx, pluginhost.RuntimeConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(ctx) })
+	mod, err := rt.Compile(ctx, name, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := pluginhost.NewEngine(ctx, mod, pluginhost.EngineConfig{Instances: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(ctx) })
+	return e
 }

@@ -15,20 +15,7 @@ func TestModule(t *testing.T) {
 		t.Skip("builds a WASM module")
 	}
 	ctx := context.Background()
-	bin := wasmtest.Build(t, "./wasm")
-	rt, err := pluginhost.NewRuntime(ctx, pluginhost.RuntimeConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close(ctx) })
-	mod, err := rt.Compile(ctx, "form.wasm", bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := pluginhost.NewEngine(ctx, mod, pluginhost.EngineConfig{Instances: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := wasmtest.Engine(t, "form.wasm", wasmtest.Build(t, "./wasm"))
 	if m := e.Manifest(); m.DocType != "form" || m.Name != "form" {
 		t.Fatalf("manifest %+v", m)
 	}
