@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	mathrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -663,6 +664,26 @@ func (c *Conn) errorLocked(m *protocol.Message, out *[]delivery) {
 		switch {
 		case w.ch != nil:
 			w.ch <- reply{err: perr}
+		case w.p != nil && perr.Code == protocol.CodeUnavailable && c.opts.Reconnect:
+			// Not applied (or not known to be): keep the op and send it again with the same
+			// client id and seq, which the server deduplicates.
+			w.p.ref = 0
+			c.retryLocked(func() {
+				d := w.p.doc
+				if w.p.ref == 0 && d.live && c.docs[d.id] == d && slices.Contains(d.pending, w.p) {
+					c.sendSubmitLocked(d, w.p)
+				}
+			})
+		case w.d != nil && w.d.joined && perr.Code == protocol.CodeUnavailable && c.opts.Reconnect:
+			// A rejoin the server cannot serve now (the document is moving between nodes).
+			d := w.d
+			d.joinRef = 0
+			c.retryLocked(func() {
+				if d.joinRef == 0 && !d.live && c.docs[d.id] == d && d.err == nil {
+					c.sendJoinLocked(d)
+				}
+			})
+			return
 		case w.p != nil:
 			d := w.p.doc
 			for i, p := range d.pending {
@@ -691,6 +712,9 @@ func (c *Conn) errorLocked(m *protocol.Message, out *[]delivery) {
 		}
 		handled = true
 		d.live = false
+		if c.opts.Reconnect && d.joined && d.joinRef != 0 {
+			return // a rejoin is on its way; its reply decides
+		}
 		if c.opts.Reconnect && d.joined && d.joinRef == 0 {
 			c.log.Warn("dropped from document; rejoining", "doc", d.id, "code", m.Code)
 			c.sendJoinLocked(d)
@@ -702,6 +726,19 @@ func (c *Conn) errorLocked(m *protocol.Message, out *[]delivery) {
 	if !handled {
 		c.log.Warn("server error", "code", m.Code, "message", m.Message, "doc", m.Doc)
 	}
+}
+
+// retryLocked runs fn with the lock held after a backoff, unless the Conn closed by then.
+func (c *Conn) retryLocked(fn func()) {
+	delay := c.opts.MinBackoff + time.Duration(mathrand.Int64N(int64(c.opts.MinBackoff)))
+	time.AfterFunc(delay, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.ctx.Err() != nil {
+			return
+		}
+		fn()
+	})
 }
 
 func (c *Conn) failPendingLocked(p *Pending, err error) {

@@ -23,6 +23,9 @@ type otClient struct {
 	buffer   text.Op
 	sent     int
 	rnd      *rand.Rand
+	// Optional hooks for history checks: submitted sees each op sent, observed each event.
+	submitted func(p *client.Pending)
+	observed  func(ev client.Event)
 }
 
 func newOTClient(t *testing.T, d *client.Doc, seed uint64) *otClient {
@@ -67,13 +70,19 @@ func (c *otClient) flush() {
 	}
 	c.inflight, c.buffer = c.buffer, nil
 	b, _ := json.Marshal(c.inflight)
-	if _, err := c.doc.SubmitAsync(b, c.rev); err != nil {
+	p, err := c.doc.SubmitAsync(b, c.rev)
+	if err != nil {
 		c.t.Errorf("submit: %v", err)
+	} else if c.submitted != nil {
+		c.submitted(p)
 	}
 	c.sent++
 }
 
 func (c *otClient) onEvent(ev client.Event) {
+	if c.observed != nil {
+		c.observed(ev)
+	}
 	switch ev.Kind {
 	case client.EventAck:
 		c.rev = ev.Revision

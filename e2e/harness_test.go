@@ -32,7 +32,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "e2e: %s is missing: run `make build` (or `make test`) first\n", binPath)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopSharedPostgres()
+	os.Exit(code)
 }
 
 // server is one opstream process.
@@ -260,8 +262,12 @@ func getOps(t *testing.T, s *server, doc string) opsResp {
 
 // tryPost is postOp for goroutines: it reports errors instead of failing the test.
 func tryPost(s *server, doc string, base int64, op any, client string, seq uint64) (int, submitResp, error) {
+	return tryPostTimeout(s, doc, base, op, client, seq, 5*time.Second)
+}
+
+func tryPostTimeout(s *server, doc string, base int64, op any, client string, seq uint64, timeout time.Duration) (int, submitResp, error) {
 	body, _ := json.Marshal(map[string]any{"type": "text", "baseRevision": base, "op": op, "clientId": client, "seq": seq})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "POST", s.url("/v1/docs/"+doc+"/ops"), bytes.NewReader(body))
 	resp, err := http.DefaultClient.Do(req)

@@ -34,6 +34,7 @@ type Config struct {
 	Limits    LimitsConfig    `yaml:"limits"`
 	Auth      AuthConfig      `yaml:"auth"`
 	HTTP      HTTPConfig      `yaml:"http"`
+	Backplane BackplaneConfig `yaml:"backplane"`
 
 	// PprofAddr, when set, serves net/http/pprof on this separate address (keep it private).
 	PprofAddr string `yaml:"pprofAddr"`
@@ -142,6 +143,46 @@ type HTTPConfig struct {
 	AllowedOrigins []string `yaml:"allowedOrigins"`
 }
 
+// BackplaneConfig is how nodes coordinate. `backplane: redis` is short for `backplane: {type:
+// redis}`.
+type BackplaneConfig struct {
+	// Type is "local" (one node, the default) or "redis" (several nodes sharing a Redis server
+	// and a shared store: PostgreSQL or the Redis provider).
+	Type string `yaml:"type"`
+	// Addr is the Redis server, "host:port" or "unix:///path.sock"; empty means 127.0.0.1:6379.
+	Addr string `yaml:"addr"`
+	// Username and Password authenticate (ACL user, AUTH password). PasswordEnv names an
+	// environment variable holding the password instead, to keep it out of the file.
+	Username    string `yaml:"username"`
+	Password    string `yaml:"password"`
+	PasswordEnv string `yaml:"passwordEnv"`
+	// DB is the logical database.
+	DB int `yaml:"db"`
+	// TLS negotiates TLS 1.2+ with the server certificate verified.
+	TLS bool `yaml:"tls"`
+	// KeyPrefix starts every key and channel; empty means "opstream:bp:".
+	KeyPrefix string `yaml:"keyPrefix"`
+	// OwnershipLeaseTTL is how long a document's ownership lease lives without renewal: a dead
+	// owner's documents move to another node after at most this long. Zero means 5s.
+	OwnershipLeaseTTL time.Duration `yaml:"ownershipLeaseTtl"`
+	// ForwardTimeout bounds a request forwarded to a document's owner; zero means 5s.
+	ForwardTimeout time.Duration `yaml:"forwardTimeout"`
+	// Placement is "first" (the first node to load a document owns it; the default) or "hash"
+	// (rendezvous hashing over the live nodes spreads documents evenly).
+	Placement string `yaml:"placement"`
+}
+
+// UnmarshalYAML accepts a plain string as the type.
+func (b *BackplaneConfig) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		b.Type = n.Value
+		return nil
+	}
+	type plain BackplaneConfig
+	dec := (*plain)(b)
+	return n.Decode(dec)
+}
+
 // LoadConfigFile reads a YAML config file strictly: unknown keys are errors.
 func LoadConfigFile(path string) (Config, error) {
 	var cfg Config
@@ -192,6 +233,10 @@ func EnvVars() []EnvVar {
 		}},
 		{"OPSTREAM_SNAPSHOT_INTERVAL", "snapshot interval", dur(func(c *Config) *time.Duration { return &c.Snapshots.Interval })},
 		{"OPSTREAM_IDLE_TIMEOUT", "idle document unload", dur(func(c *Config) *time.Duration { return &c.Documents.IdleTimeout })},
+		{"OPSTREAM_BACKPLANE", "backplane type: local or redis", func(c *Config, v string) error { c.Backplane.Type = v; return nil }},
+		{"OPSTREAM_BACKPLANE_ADDR", "Redis backplane address", func(c *Config, v string) error { c.Backplane.Addr = v; return nil }},
+		{"OPSTREAM_BACKPLANE_PASSWORD", "Redis backplane password", func(c *Config, v string) error { c.Backplane.Password = v; return nil }},
+		{"OPSTREAM_OWNERSHIP_LEASE_TTL", "document ownership lease TTL", dur(func(c *Config) *time.Duration { return &c.Backplane.OwnershipLeaseTTL })},
 		{"OPSTREAM_AUTH_CACHE_TTL", "authorization cache TTL", dur(func(c *Config) *time.Duration { return &c.Auth.CacheTTL })},
 	}
 }
@@ -244,6 +289,33 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
+	}
+	switch c.Backplane.Type {
+	case "":
+		c.Backplane.Type = "local"
+	case "local":
+	case "redis":
+		if c.Backplane.Addr == "" {
+			c.Backplane.Addr = "127.0.0.1:6379"
+		}
+		if c.Backplane.PasswordEnv != "" {
+			if c.Backplane.Password != "" {
+				return c, errors.New("backplane: give password or passwordEnv, not both")
+			}
+			if c.Backplane.Password = os.Getenv(c.Backplane.PasswordEnv); c.Backplane.Password == "" {
+				return c, fmt.Errorf("backplane.passwordEnv: environment variable %s is unset or empty", c.Backplane.PasswordEnv)
+			}
+		}
+	default:
+		return c, fmt.Errorf("backplane.type %q: use local or redis", c.Backplane.Type)
+	}
+	switch c.Backplane.Placement {
+	case "", "first", "hash":
+	default:
+		return c, fmt.Errorf("backplane.placement %q: use first or hash", c.Backplane.Placement)
+	}
+	if c.Backplane.OwnershipLeaseTTL < 0 || (c.Backplane.OwnershipLeaseTTL > 0 && c.Backplane.OwnershipLeaseTTL < 300*time.Millisecond) {
+		return c, fmt.Errorf("backplane.ownershipLeaseTtl %s: use at least 300ms", c.Backplane.OwnershipLeaseTTL)
 	}
 	switch strings.ToLower(c.Log.Format) {
 	case "", "text", "json":

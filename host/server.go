@@ -24,7 +24,9 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/opstream/opstream/host/auth"
+	"github.com/opstream/opstream/host/backplane"
 	"github.com/opstream/opstream/host/builtin"
+	"github.com/opstream/opstream/host/cluster"
 	"github.com/opstream/opstream/host/doc"
 	"github.com/opstream/opstream/host/httpapi"
 	"github.com/opstream/opstream/host/pluginhost"
@@ -56,6 +58,8 @@ type Server struct {
 	store     *store.Supervisor
 	committer *store.Committer
 	docs      *doc.Registry
+	bp        backplane.Backplane
+	router    *cluster.Router
 	api       *httpapi.API
 	http      *http.Server
 	ln        net.Listener
@@ -96,12 +100,26 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.committer = store.NewCommitter(s.store, store.CommitterConfig{}, log)
+	if err := s.startBackplane(); err != nil {
+		return nil, err
+	}
+	s.router = cluster.New(cluster.Config{
+		LeaseTTL:       cfg.Backplane.OwnershipLeaseTTL,
+		ForwardTimeout: cfg.Backplane.ForwardTimeout,
+		Placement:      cfg.Backplane.Placement,
+	}, s.bp, nil, cluster.Hooks{}, log)
 	s.docs = doc.NewRegistry(doc.Config{
 		SnapshotEvery:    cfg.Snapshots.Every,
 		SnapshotInterval: cfg.Snapshots.Interval,
 		IdleTimeout:      cfg.Documents.IdleTimeout,
 		AwarenessTTL:     cfg.Documents.AwarenessTTL,
+		EpochFor:         s.router.EpochFor,
+		OnFenced:         s.router.OnFenced,
 	}, s.store, s, s.committer, log)
+	s.router.SetRegistry(s.docs)
+	if err := s.router.Start(ctx); err != nil {
+		return nil, err
+	}
 	s.checker = auth.NewChecker(s.authz, auth.Config{CacheTTL: cfg.Auth.CacheTTL}, log)
 	checker := s.checker
 	limits := protocol.Limits{
@@ -112,7 +130,8 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 		Session:        session.Config{Limits: limits, OpsPerSecond: cfg.Limits.OpsPerSecond, OpsBurst: cfg.Limits.OpsBurst},
 		PassHeaders:    cfg.Auth.PassHeaders,
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
-	}, s.docs, s.store, checker, s.Ready, cfg.NodeID, log)
+		Health:         s.Health,
+	}, s.router, s.store, checker, s.Ready, cfg.NodeID, log)
 
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -133,6 +152,44 @@ func (s *Server) warnDevelopmentDefaults() {
 	if s.cfg.Plugins.Authorizer.Module == builtin.AllowAll {
 		s.log.Warn("DEVELOPMENT DEFAULT: the allow-all authorizer is in force; anyone who can reach this server can read and write every document. Set plugins.authorizer.module before production.")
 	}
+	if w := s.sharedStoreWarning(); w != "" {
+		s.log.Warn(w)
+	}
+}
+
+// sharedStoreWarning is set when a shared store runs without a shared backplane: a second node
+// on the same store would order the same documents independently, and edits made on one node
+// would never reach the other's peers.
+func (s *Server) sharedStoreWarning() string {
+	shared := s.cfg.Storage.Provider == "postgres" || s.cfg.Storage.Provider == "redis"
+	if !shared || s.cfg.Backplane.Type != "local" {
+		return ""
+	}
+	return "MISCONFIGURATION RISK: storage." + s.cfg.Storage.Provider + " is a shared store but the backplane is local. " +
+		"Run exactly one node like this; with two or more nodes, edits on one node never reach peers on another. " +
+		"Set backplane.type: redis on every node."
+}
+
+// startBackplane connects to the configured backplane.
+func (s *Server) startBackplane() error {
+	bc := s.cfg.Backplane
+	if bc.Type == "local" {
+		s.bp = backplane.NewLocal(s.cfg.NodeID)
+		return nil
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	// The backplane id is unique per process start, so a restarted node never mistakes its
+	// predecessor's leases for its own.
+	id := s.cfg.NodeID + "." + hex.EncodeToString(b[:])
+	bp, err := backplane.NewRedis(backplane.RedisConfig{
+		Addr: bc.Addr, Username: bc.Username, Password: bc.Password, DB: bc.DB, TLS: bc.TLS, KeyPrefix: bc.KeyPrefix,
+	}, id, s.log)
+	if err != nil {
+		return err
+	}
+	s.bp = bp
+	return nil
 }
 
 func (s *Server) startStorage(ctx context.Context, executable string) error {
@@ -422,12 +479,51 @@ func (s *Server) Engine(docType string) (doc.Engine, bool) {
 	return e, true
 }
 
-// Ready reports whether the node can take ops: storage must answer.
+// Ready reports whether the node can take ops: storage and the backplane must answer, and the
+// node's ownership leases must be current.
 func (s *Server) Ready(ctx context.Context) error {
 	if err := s.store.Health(ctx); err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}
+	if err := s.bp.Ping(ctx); err != nil {
+		return fmt.Errorf("backplane: %w", err)
+	}
+	if !s.router.Available() {
+		return errors.New("backplane: ownership leases are not current yet")
+	}
 	return nil
+}
+
+// Health is the full report behind GET /health.
+func (s *Server) Health(ctx context.Context) httpapi.HealthReport {
+	rep := httpapi.HealthReport{Status: "ok", Node: s.cfg.NodeID}
+	check := func(name string, err error, detail string) {
+		c := httpapi.HealthCheck{Name: name, OK: err == nil, Detail: detail}
+		if err != nil {
+			c.Detail = err.Error()
+			rep.Status = "unavailable"
+		}
+		rep.Checks = append(rep.Checks, c)
+	}
+	check("storage", s.store.Health(ctx), "provider "+s.cfg.Storage.Provider)
+	bpErr := s.bp.Ping(ctx)
+	if bpErr == nil && !s.router.Available() {
+		bpErr = errors.New("ownership leases are not current")
+	}
+	check("backplane", bpErr, fmt.Sprintf("%s; node %s owns %d documents", s.cfg.Backplane.Type, s.router.Self(), s.router.Owned()))
+	if s.cfg.Storage.Provider == "memory" {
+		rep.Warnings = append(rep.Warnings, "development default: memory storage loses every document when the server stops")
+	}
+	if s.cfg.Plugins.Authorizer.Module == builtin.AllowAll {
+		rep.Warnings = append(rep.Warnings, "development default: the allow-all authorizer lets anyone read and write every document")
+	}
+	if s.sharedStoreWarning() != "" {
+		rep.Warnings = append(rep.Warnings, "storage is shared but the backplane is local: a second node would never see this node's edits; set backplane.type: redis")
+	}
+	if rep.Status == "ok" && len(rep.Warnings) > 0 {
+		rep.Status = "degraded"
+	}
+	return rep
 }
 
 // Run serves until ctx ends, then shuts down within the configured timeout.
@@ -509,6 +605,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if s.router != nil {
+		// After the documents flushed: releasing the leases hands them to other nodes at once.
+		if err := s.router.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if s.committer != nil {
 		if err := s.committer.Close(ctx); err != nil {
 			errs = append(errs, err)
@@ -538,6 +640,12 @@ func (s *Server) closeParts(ctx context.Context) {
 	}
 	if s.store != nil {
 		_ = s.store.Close()
+	}
+	if s.router != nil {
+		_ = s.router.Close(ctx)
+	}
+	if s.bp != nil {
+		_ = s.bp.Close()
 	}
 	if s.ln != nil && s.http == nil {
 		_ = s.ln.Close()

@@ -140,6 +140,7 @@ type Doc struct {
 	snapAt      time.Time
 	lastActive  time.Time
 	broken      bool
+	epoch       uint64 // fencing epoch of this node's ownership, carried by every append
 }
 
 type requestKind int
@@ -150,6 +151,7 @@ const (
 	reqSubmit
 	reqAwareness
 	reqRead
+	reqEvict
 )
 
 type request struct {
@@ -167,6 +169,7 @@ type request struct {
 	onRead    func(ReadResult, error)
 	onLeave   func()
 	createNew bool
+	evictErr  *protocol.Error
 }
 
 // clone copies a request for another delivery attempt, with a fresh taken flag.
@@ -174,7 +177,7 @@ func (r *request) clone() *request {
 	return &request{
 		kind: r.kind, peer: r.peer, peerID: r.peerID, docType: r.docType, knownRev: r.knownRev,
 		submit: r.submit, state: r.state, onJoin: r.onJoin, onSubmit: r.onSubmit, onRead: r.onRead,
-		onLeave: r.onLeave, createNew: r.createNew,
+		onLeave: r.onLeave, createNew: r.createNew, evictErr: r.evictErr,
 	}
 }
 
@@ -393,11 +396,19 @@ func (d *Doc) load(ctx context.Context) error {
 	d.lastActive = d.reg.now()
 	d.snapAt = d.reg.now()
 	loaded, err := d.reg.store.Load(lctx, d.key)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil // created by its first op, or by a join naming its type
-	}
-	if err != nil {
+	notFound := errors.Is(err, storage.ErrNotFound)
+	if err != nil && !notFound {
 		return fmt.Errorf("load %s: %w", d.key, err)
+	}
+	var stored uint64
+	if !notFound {
+		stored = loaded.Info.Epoch
+	}
+	if d.epoch, err = d.reg.epoch(lctx, d.key, stored); err != nil {
+		return err
+	}
+	if notFound {
+		return nil // created by its first op, or by a join naming its type
 	}
 	d.exists = true
 	d.docType = loaded.Info.Type
@@ -510,6 +521,9 @@ func (d *Doc) handle(ctx context.Context, r *request) {
 		d.handleAwareness(r.peerID, r.state)
 	case reqRead:
 		d.handleRead(ctx, r)
+	case reqEvict:
+		d.log.Warn("document evicted", "reason", r.evictErr.Message)
+		d.failAll(r.evictErr)
 	}
 }
 
@@ -731,7 +745,7 @@ func (d *Doc) flush() {
 	d.unsent = nil
 	d.outstanding++
 	upTo := ops[len(ops)-1].Revision
-	a := storage.Append{Doc: d.key, Type: d.docType, ExpectedRevision: ops[0].Revision - 1, Epoch: d.reg.cfg.Epoch, Ops: ops}
+	a := storage.Append{Doc: d.key, Type: d.docType, ExpectedRevision: ops[0].Revision - 1, Epoch: d.epoch, Ops: ops}
 	d.reg.committer.Enqueue(a, func(res storage.AppendResult) {
 		d.commits.put(commitResult{upTo: upTo, res: res})
 	})
@@ -739,6 +753,14 @@ func (d *Doc) flush() {
 
 func (d *Doc) onCommit(ctx context.Context, c commitResult) {
 	d.outstanding--
+	if errors.Is(c.res.Err, storage.ErrFenced) {
+		d.log.Warn("append fenced: another node owns the document now", "epoch", d.epoch, "upTo", c.upTo)
+		if d.reg.cfg.OnFenced != nil {
+			d.reg.cfg.OnFenced(d.key)
+		}
+		d.failAll(protocol.Errorf(protocol.CodeUnavailable, "document moved to another node; the op was not applied, resubmit it"))
+		return
+	}
 	if c.res.Err != nil {
 		d.log.Error("append failed; document resets from storage", "err", c.res.Err, "upTo", c.upTo)
 		d.failAll(protocol.Errorf(protocol.CodeUnavailable, "storage failed; the op was not applied, resubmit it"))

@@ -43,8 +43,15 @@ type Config struct {
 	LoadTimeout time.Duration
 	// TickInterval is how often a document checks timers; zero means 1s.
 	TickInterval time.Duration
-	// Epoch is the fencing epoch appends carry (multi-node ownership); zero on a single node.
+	// Epoch is the fencing epoch appends carry when EpochFor is nil (a single node).
 	Epoch uint64
+	// EpochFor, when set, gives the fencing epoch of this node's ownership of a document as it
+	// loads (stored is the epoch of the document's last append, 0 for a new document). An error
+	// fails the load: the node does not own the document.
+	EpochFor func(ctx context.Context, key storage.DocKey, stored uint64) (uint64, error)
+	// OnFenced, when set, is told that an append of the document was refused because a newer
+	// owner appended (storage.ErrFenced).
+	OnFenced func(key storage.DocKey)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -114,6 +121,17 @@ func NewRegistry(cfg Config, store Store, engines Engines, committer Committer, 
 }
 
 func (r *Registry) now() time.Time { return r.cfg.Now() }
+
+func (r *Registry) epoch(ctx context.Context, key storage.DocKey, stored uint64) (uint64, error) {
+	if r.cfg.EpochFor == nil {
+		return r.cfg.Epoch, nil
+	}
+	e, err := r.cfg.EpochFor(ctx, key, stored)
+	if err != nil {
+		return 0, fmt.Errorf("ownership of %s: %w", key, err)
+	}
+	return e, nil
+}
 
 // Get returns the document's actor, starting it if needed.
 func (r *Registry) Get(key storage.DocKey) (*Doc, error) {

@@ -42,12 +42,31 @@ type Config struct {
 	OriginPatterns []string
 	// RequestTimeout bounds one REST request; zero means 30s.
 	RequestTimeout time.Duration
+	// Health reports every check for GET /health; nil serves only the probes.
+	Health func(ctx context.Context) HealthReport
+}
+
+// HealthReport is GET /health: every check with its details, and what an operator should fix.
+type HealthReport struct {
+	// Status is "ok", "degraded" (serving, but on a development default or a risky setup) or
+	// "unavailable" (a check failed; /health/ready says the same).
+	Status   string        `json:"status"`
+	Node     string        `json:"node"`
+	Checks   []HealthCheck `json:"checks"`
+	Warnings []string      `json:"warnings,omitempty"`
+}
+
+// HealthCheck is one dependency's state.
+type HealthCheck struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // API serves the routes. Close waits for the WebSocket sessions to end.
 type API struct {
 	cfg     Config
-	docs    *doc.Registry
+	docs    doc.Router
 	store   Reader
 	checker *auth.Checker
 	ready   func(ctx context.Context) error
@@ -62,7 +81,7 @@ type API struct {
 
 // New returns the API. ready reports whether the server can take ops (storage reachable).
 // nodeID prefixes peer ids.
-func New(cfg Config, docs *doc.Registry, store Reader, checker *auth.Checker, ready func(ctx context.Context) error, nodeID string, log *slog.Logger) *API {
+func New(cfg Config, docs doc.Router, store Reader, checker *auth.Checker, ready func(ctx context.Context) error, nodeID string, log *slog.Logger) *API {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}
@@ -79,6 +98,7 @@ func (a *API) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/health/live", a.handle(a.live))
 	r.Get("/health/ready", a.handle(a.readyz))
+	r.Get("/health", a.handle(a.health))
 	r.Get("/v1/ws", a.serveWS)
 	r.Get("/v1/docs/{id}", a.handle(a.getDoc))
 	r.Get("/v1/docs/{id}/ops", a.handle(a.getOps))
@@ -163,6 +183,21 @@ func (a *API) live(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (a *API) health(w http.ResponseWriter, r *http.Request) error {
+	if a.cfg.Health == nil {
+		return protocol.Errorf(protocol.CodeNotFound, "no health report on this server")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	rep := a.cfg.Health(ctx)
+	status := http.StatusOK
+	if rep.Status == "unavailable" {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, rep)
+	return nil
+}
+
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -217,7 +252,7 @@ func (a *API) getDoc(w http.ResponseWriter, r *http.Request) error {
 		err error
 	}
 	ch := make(chan result, 1)
-	err = a.docs.Do(ctx, key, func(d *doc.Doc) error {
+	err = a.docs.Route(ctx, key, func(d doc.Handle) error {
 		return d.Read(ctx, func(res doc.ReadResult, err error) { ch <- result{res, err} })
 	})
 	if err != nil {
@@ -319,7 +354,7 @@ func (a *API) postOp(w http.ResponseWriter, r *http.Request) error {
 	}
 	ch := make(chan result, 1)
 	sreq := doc.SubmitRequest{DocType: req.Type, BaseRevision: *req.BaseRevision, Op: req.Op, ClientID: req.ClientID, Seq: req.Seq}
-	err = a.docs.Do(ctx, key, func(d *doc.Doc) error {
+	err = a.docs.Route(ctx, key, func(d doc.Handle) error {
 		return d.Submit(ctx, sreq, func(res doc.SubmitResult, err error) { ch <- result{res, err} })
 	})
 	if err != nil {

@@ -72,7 +72,7 @@ func (c Config) withDefaults() Config {
 
 // Deps are what a session talks to.
 type Deps struct {
-	Docs    *doc.Registry
+	Docs    doc.Router
 	Checker *auth.Checker
 	Log     *slog.Logger
 }
@@ -98,7 +98,7 @@ type member struct {
 	s       *Session
 	docID   string
 	key     storage.DocKey
-	d       *doc.Doc
+	d       doc.Handle
 	docType string
 	access  auth.Access
 	decided time.Time
@@ -256,7 +256,7 @@ func (s *Session) join(ctx context.Context, m *protocol.Message) {
 	s.members[m.Doc] = mb
 	s.mu.Unlock()
 	ref, docID := m.Ref, m.Doc
-	err := s.deps.Docs.Do(ctx, key, func(d *doc.Doc) error {
+	err := s.deps.Docs.Route(ctx, key, func(d doc.Handle) error {
 		s.mu.Lock()
 		mb.d = d
 		s.mu.Unlock()

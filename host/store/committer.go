@@ -167,6 +167,10 @@ func (c *Committer) commit(appends []storage.Append, groups [][]job) {
 		} else {
 			res = resp.Results[i]
 		}
+		if errors.Is(res.Err, storage.ErrFenced) {
+			// Seen here as well as by the document, which may have been evicted meanwhile.
+			c.log.Warn("append fenced: a newer owner of the document appended first", "doc", appends[i].Doc.String(), "epoch", appends[i].Epoch)
+		}
 		for _, j := range g {
 			j.done(res)
 		}

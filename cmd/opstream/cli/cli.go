@@ -117,6 +117,10 @@ func Serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	snapInterval := fs.Duration("snapshot-interval", 0, "snapshot a changed document after this long (default 5m)")
 	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this address (debugging; keep private)")
 	idle := fs.Duration("idle-timeout", 0, "unload a document without peers after this long (default 5m)")
+	backplane := fs.String("backplane", "", "local (one node) or redis (a cluster; env OPSTREAM_BACKPLANE)")
+	backplaneAddr := fs.String("backplane-addr", "", "Redis backplane address (env OPSTREAM_BACKPLANE_ADDR)")
+	leaseTTL := fs.Duration("ownership-lease-ttl", 0, "document ownership lease TTL in a cluster (default 5s; env OPSTREAM_OWNERSHIP_LEASE_TTL)")
+	nodeID := fs.String("node-id", "", "this node's id (default random per start; env OPSTREAM_NODE_ID)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: opstream serve [flags]\n\nFlags win over OPSTREAM_* environment variables, which win over the config file.")
 		fs.PrintDefaults()
@@ -147,6 +151,12 @@ func Serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	setStr(&cfg.Log.Level, *logLevel)
 	setStr(&cfg.Log.Format, *logFormat)
 	setStr(&cfg.PprofAddr, *pprofAddr)
+	setStr(&cfg.Backplane.Type, *backplane)
+	setStr(&cfg.Backplane.Addr, *backplaneAddr)
+	setStr(&cfg.NodeID, *nodeID)
+	if *leaseTTL > 0 {
+		cfg.Backplane.OwnershipLeaseTTL = *leaseTTL
+	}
 	if *snapEvery > 0 {
 		cfg.Snapshots.Every = *snapEvery
 	}

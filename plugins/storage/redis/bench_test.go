@@ -49,7 +49,7 @@ func BenchmarkMemory100k(b *testing.B) {
 	const total = 100_000
 	p := newProvider(b)
 	defer p.Close()
-	c := shared.client()
+	c := shared.Client()
 	defer c.Close()
 	ctx := context.Background()
 	var perOp float64
@@ -92,7 +92,7 @@ func BenchmarkMemoryPerDoc(b *testing.B) {
 	const docs, batch = 10_000, 100
 	p := newProvider(b)
 	defer p.Close()
-	c := shared.client()
+	c := shared.Client()
 	defer c.Close()
 	ctx := context.Background()
 	var perDoc float64

@@ -23,7 +23,7 @@ func TestPluginConformance(t *testing.T) {
 func TestPluginBadConfig(t *testing.T) {
 	t.Parallel()
 	cmd := storagetest.ChildCommand(t, "redis")
-	_, err := storage.Start(t.Context(), storage.ClientConfig{Cmd: cmd, Config: []byte(`{"addr": "` + shared.addr + `", "bogus": 1}`)})
+	_, err := storage.Start(t.Context(), storage.ClientConfig{Cmd: cmd, Config: []byte(`{"addr": "` + shared.Addr() + `", "bogus": 1}`)})
 	if !errors.Is(err, storage.ErrInvalid) {
 		t.Fatalf("start with an unknown config key: %v, want ErrInvalid", err)
 	}

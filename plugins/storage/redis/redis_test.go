@@ -18,7 +18,7 @@ import (
 // configJSON is a config block for the shared server with a key prefix of its own.
 func configJSON(t testing.TB) []byte {
 	t.Helper()
-	return configFor(t, shared.addr, nextPrefix())
+	return configFor(t, shared.Addr(), nextPrefix())
 }
 
 func configFor(t testing.TB, addr, prefix string) []byte {
@@ -56,17 +56,17 @@ func TestConfigure(t *testing.T) {
 		config string
 		ok     bool
 	}{
-		{"all keys", `{"addr": "` + shared.addr + `", "db": 1, "keyPrefix": "x:", "tls": false, "poolSize": 3}`, true},
-		{"unknown key", `{"addr": "` + shared.addr + `", "database": 1}`, false},
-		{"trailing data", `{"addr": "` + shared.addr + `"} {}`, false},
+		{"all keys", `{"addr": "` + shared.Addr() + `", "db": 1, "keyPrefix": "x:", "tls": false, "poolSize": 3}`, true},
+		{"unknown key", `{"addr": "` + shared.Addr() + `", "database": 1}`, false},
+		{"trailing data", `{"addr": "` + shared.Addr() + `"} {}`, false},
 		{"bad addr", `{"addr": "no-port"}`, false},
 		{"empty unix path", `{"addr": "unix://"}`, false},
-		{"tls over unix", `{"addr": "` + shared.addr + `", "tls": true}`, false},
-		{"negative db", `{"addr": "` + shared.addr + `", "db": -1}`, false},
-		{"negative pool", `{"addr": "` + shared.addr + `", "poolSize": -1}`, false},
-		{"password and env", `{"addr": "` + shared.addr + `", "password": "a", "passwordEnv": "X"}`, false},
-		{"empty password env", `{"addr": "` + shared.addr + `", "passwordEnv": "OPSTREAM_TEST_REDIS_UNSET_PASSWORD_VARIABLE"}`, false},
-		{"wrong type", `{"addr": "` + shared.addr + `", "db": "1"}`, false},
+		{"tls over unix", `{"addr": "` + shared.Addr() + `", "tls": true}`, false},
+		{"negative db", `{"addr": "` + shared.Addr() + `", "db": -1}`, false},
+		{"negative pool", `{"addr": "` + shared.Addr() + `", "poolSize": -1}`, false},
+		{"password and env", `{"addr": "` + shared.Addr() + `", "password": "a", "passwordEnv": "X"}`, false},
+		{"empty password env", `{"addr": "` + shared.Addr() + `", "passwordEnv": "OPSTREAM_TEST_REDIS_UNSET_PASSWORD_VARIABLE"}`, false},
+		{"wrong type", `{"addr": "` + shared.Addr() + `", "db": "1"}`, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,8 +115,8 @@ func TestHealthDownAndBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.stop()
-	p := newProviderWith(t, configFor(t, srv.addr, "health:"))
+	defer srv.Stop()
+	p := newProviderWith(t, configFor(t, srv.Addr(), "health:"))
 	defer p.Close()
 	doc := storage.DocKey{Tenant: "acme", ID: "doc"}
 	if err := p.Health(t.Context()); err != nil {
@@ -128,7 +128,7 @@ func TestHealthDownAndBack(t *testing.T) {
 		t.Fatalf("append while up: %v", err)
 	}
 
-	srv.stop()
+	srv.Stop()
 	start := time.Now()
 	if err := p.Health(t.Context()); !errors.Is(err, storage.ErrUnavailable) {
 		t.Fatalf("health while down: %v, want ErrUnavailable", err)
@@ -161,7 +161,7 @@ func TestHealthDownAndBack(t *testing.T) {
 		}
 	}
 
-	if err := srv.restart(); err != nil {
+	if err := srv.Restart(); err != nil {
 		t.Fatalf("restart redis-server: %v", err)
 	}
 	if err := p.Health(t.Context()); err != nil {
@@ -249,7 +249,7 @@ func TestKeyCollisions(t *testing.T) {
 func TestDeleteRemovesEveryKey(t *testing.T) {
 	t.Parallel()
 	prefix := nextPrefix()
-	p := newProviderWith(t, configFor(t, shared.addr, prefix))
+	p := newProviderWith(t, configFor(t, shared.Addr(), prefix))
 	defer p.Close()
 	doc := storage.DocKey{Tenant: "acme", ID: "doc"}
 	if _, err := p.Append(t.Context(), &storage.AppendRequest{Appends: []storage.Append{{Doc: doc, Type: "text", Epoch: 1, Ops: storagetest.Ops(1, 3, 0)}}}); err != nil {
@@ -258,7 +258,7 @@ func TestDeleteRemovesEveryKey(t *testing.T) {
 	if err := p.PutSnapshot(t.Context(), doc, storage.Snapshot{Revision: 2, Type: "text", Data: []byte("s")}); err != nil {
 		t.Fatal(err)
 	}
-	c := shared.client()
+	c := shared.Client()
 	defer c.Close()
 	keys, err := c.Keys(t.Context(), prefix+"*").Result()
 	if err != nil || len(keys) != 4 {
@@ -278,7 +278,7 @@ func TestScriptCacheFlushed(t *testing.T) {
 	t.Parallel()
 	p := newProvider(t)
 	defer p.Close()
-	c := shared.client()
+	c := shared.Client()
 	defer c.Close()
 	a, b := storage.DocKey{Tenant: "acme", ID: "a"}, storage.DocKey{Tenant: "acme", ID: "b"}
 	for round := range 3 {
@@ -401,7 +401,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	shared.stop()
+	shared.Stop()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
