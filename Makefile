@@ -9,7 +9,7 @@ GO_SRC    := $(shell find . -name '*.go' -not -path './node_modules/*')
 TESTFLAGS ?= -race -timeout 20m
 export OPSTREAM_TEST_CACHE ?= $(CURDIR)/.cache/test
 
-.PHONY: all build wasm run test test-short bench fuzz lint check clean
+.PHONY: all build wasm run cluster test test-short bench fuzz lint check clean
 
 all: build
 
@@ -17,7 +17,7 @@ build: wasm bin/opstream
 
 wasm: $(BUILTIN)/text.wasm $(BUILTIN)/allow-all.wasm bin/plugins/text.wasm bin/plugins/allow-all.wasm bin/plugins/acl.wasm \
       bin/plugins/tokens.wasm bin/plugins/counter.wasm bin/plugins/jwt.wasm bin/plugins/json0.wasm bin/plugins/rich-text.wasm \
-      bin/plugins/form.wasm bin/plugins/json.wasm
+      bin/plugins/form.wasm bin/plugins/json.wasm bin/plugins/tree.wasm bin/plugins/table.wasm
 
 $(BUILTIN)/text.wasm: $(WASM_SRC)
 	$(WASMBUILD) -o $@ ./plugins/transforms/text/wasm
@@ -49,6 +49,14 @@ bin/plugins/json.wasm: $(WASM_SRC)
 	@mkdir -p bin/plugins
 	$(WASMBUILD) -o $@ ./plugins/transforms/jsoncrdt/wasm
 
+bin/plugins/tree.wasm: $(WASM_SRC)
+	@mkdir -p bin/plugins
+	$(WASMBUILD) -o $@ ./plugins/transforms/tree/wasm
+
+bin/plugins/table.wasm: $(WASM_SRC)
+	@mkdir -p bin/plugins
+	$(WASMBUILD) -o $@ ./plugins/transforms/table/wasm
+
 # AssemblyScript modules (pluginsdk/assemblyscript): npm ci installs the pinned compiler, asc
 # builds each module with no runtime GC and no imports (abort removed: a failed check traps).
 AS_SDK     := pluginsdk/assemblyscript
@@ -77,6 +85,11 @@ bin/opstream: $(GO_SRC) $(BUILTIN)/text.wasm $(BUILTIN)/allow-all.wasm go.mod go
 
 run: build
 	./bin/opstream serve
+
+# A local three-node cluster: redis-server (backplane and shared store) and nodes on
+# 127.0.0.1:7071-7073. Needs redis-server on the PATH.
+cluster: build
+	./bin/opstream dev cluster --nodes 3
 
 test: build
 	$(GO) vet ./...

@@ -47,16 +47,17 @@ func stopSharedPostgres() {
 
 // cluster is a redis-server, a PostgreSQL schema and n opstream nodes sharing them.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	redis  *testredis.Server
 	pg     *testpg.Server
 	schema string
 	cfg    string
 	ttl    time.Duration
 	nodes  []*server
+	pprof  []string // pprof addresses, with OPSTREAM_E2E_PPROF set
 }
 
-func startCluster(t *testing.T, n int, ttl time.Duration, extraYAML string) *cluster {
+func startCluster(t testing.TB, n int, ttl time.Duration, extraYAML string) *cluster {
 	t.Helper()
 	port, _ := strconv.Atoi(strings.TrimPrefix(freePort(t), "127.0.0.1:"))
 	rs, err := testredis.Start(t.TempDir(), port)
@@ -81,7 +82,12 @@ snapshots:
   every: 25
 %s`, rs.Addr(), ttl, pg.DSN("postgres"), c.schema, extraYAML))
 	for i := 0; i < n; i++ {
-		c.nodes = append(c.nodes, startServer(t, "", "--config", c.cfg, "--node-id", fmt.Sprintf("n%d", i)))
+		args := []string{"--config", c.cfg, "--node-id", fmt.Sprintf("n%d", i)}
+		if os.Getenv("OPSTREAM_E2E_PPROF") != "" {
+			c.pprof = append(c.pprof, freePort(t))
+			args = append(args, "--pprof-addr", c.pprof[i])
+		}
+		c.nodes = append(c.nodes, startServer(t, "", args...))
 	}
 	return c
 }

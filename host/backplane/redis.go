@@ -354,3 +354,6 @@ func (r *Redis) Ping(ctx context.Context) error {
 
 // Close implements Backplane.
 func (r *Redis) Close() error { return r.rdb.Close() }
+
+// AddHook installs a go-redis hook (tests count round trips with it).
+func (r *Redis) AddHook(h goredis.Hook) { r.rdb.AddHook(h) }

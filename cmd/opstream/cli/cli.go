@@ -32,6 +32,7 @@ Usage:
   opstream plugin inspect F   check a WASM module and show its role, ABI, exports and imports
   opstream export [flags]     write documents (snapshots and op logs) from a provider as JSON lines
   opstream import [flags]     read such an export into a provider (resumable, verified)
+  opstream dev cluster [flags] start redis-server and a local cluster of nodes to try multi-node
   opstream version            print the version
 
 `
@@ -56,6 +57,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = Plugin(ctx, args[1:], stdout, stderr)
 	case "storage-plugin":
 		err = storagePlugin(args[1:])
+	case "dev":
+		err = Dev(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version())
 	case "help", "-h", "--help":
