@@ -1,14 +1,19 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/opstream/opstream/client"
 	"github.com/opstream/opstream/protocol"
 )
 
@@ -153,4 +158,146 @@ func TestEngineHotSwapUnderLoad(t *testing.T) {
 		t.Fatalf("counter %s at revision %d after %d acked ops", d.Snapshot, d.Revision, acked)
 	}
 	t.Logf("%d ops acked across two reloads", acked)
+}
+
+// buildSwapAuthz compiles the test authorizer with readOnly naming the read-only token.
+func buildSwapAuthz(t *testing.T, readOnly, version string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "swapauthz-"+version+".wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-ldflags", "-X main.readOnly="+readOnly+" -X main.version="+version,
+		"-o", out, "./testdata/swapauthz")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build swapauthz: %v\n%s", err, b)
+	}
+	return out
+}
+
+// TestAuthorizerHotSwapUnderLoad replaces the authorizer while clients submit: no op is lost or
+// applied twice, and decisions switch to the new module (a token it makes read-only is refused
+// from then on, including on connections opened before the swap).
+func TestAuthorizerHotSwapUnderLoad(t *testing.T) {
+	v1 := buildSwapAuthz(t, "", "1.0.0")
+	v2 := buildSwapAuthz(t, "mallory", "2.0.0")
+	module := filepath.Join(t.TempDir(), "authz.wasm")
+	copyFile(t, v1, module)
+	s := startServer(t, "", "--config", writeConfig(t, "plugins:\n  watchInterval: 100ms\n  authorizer: {module: "+module+"}\nauth:\n  cacheTtl: 1h\n"))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	type writer struct {
+		name   string
+		doc    *client.Doc
+		acked  map[uint64]int64
+		denied int
+	}
+	var writers []*writer
+	for _, name := range []string{"alice", "bob", "mallory"} {
+		conn, err := client.Dial(ctx, s.wsURL(), client.Options{Token: name, ClientID: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		d, err := conn.Join(ctx, "swapload", "text")
+		if err != nil {
+			t.Fatal(err)
+		}
+		writers = append(writers, &writer{name: name, doc: d, acked: map[uint64]int64{}})
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			op, _ := json.Marshal([]any{"x"})
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p, err := w.doc.SubmitAsync(op, 0) // insert at 0: valid over anything
+				if err != nil {
+					return // the document ended (mallory loses it after the swap)
+				}
+				select {
+				case <-p.Done():
+				case <-ctx.Done():
+					t.Errorf("%s: no answer for seq %d", w.name, p.Seq)
+					return
+				}
+				if rev, err := p.Result(); err == nil {
+					w.acked[p.Seq] = rev
+				} else {
+					w.denied++
+				}
+				for drained := false; !drained; {
+					select {
+					case <-w.doc.Events():
+					default:
+						drained = true
+					}
+				}
+			}
+		}()
+	}
+	time.Sleep(700 * time.Millisecond)
+	copyFile(t, v2, module)
+	waitFor(t, 10*time.Second, func() bool {
+		return strings.Contains(s.log.String(), "swapauthz") && strings.Contains(s.log.String(), "2.0.0")
+	},
+		"the server loads version 2.0.0")
+	time.Sleep(700 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	// New decisions come from the new module: mallory is read-only on a fresh connection.
+	conn, err := client.Dial(ctx, s.wsURL(), client.Options{Token: "mallory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	d, err := conn.Join(ctx, "swapload", "text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Access() != "read" {
+		t.Errorf("mallory's access after the swap: %q, want read", d.Access())
+	}
+	if _, err := d.Submit(ctx, json.RawMessage(`["m"]`), 0); err == nil {
+		t.Errorf("mallory could still write after the swap")
+	}
+	// No op lost or applied twice.
+	log := getOps(t, s, "swapload")
+	seen := map[string]int64{}
+	for i, op := range log.Ops {
+		if op.Revision != int64(i+1) {
+			t.Fatalf("op log has revision %d at %d", op.Revision, i)
+		}
+		id := fmt.Sprintf("%s/%d", op.ClientID, op.Seq)
+		if _, dup := seen[id]; dup {
+			t.Fatalf("%s applied twice", id)
+		}
+		seen[id] = op.Revision
+	}
+	for _, w := range writers {
+		for seq, rev := range w.acked {
+			if got, ok := seen[fmt.Sprintf("%s/%d", w.name, seq)]; !ok || got != rev {
+				t.Errorf("%s seq %d acked at %d; log has %d (present %v)", w.name, seq, rev, got, ok)
+			}
+		}
+	}
+	if len(writers[0].acked) == 0 || len(writers[1].acked) == 0 {
+		t.Fatalf("writers made no progress: alice %d, bob %d", len(writers[0].acked), len(writers[1].acked))
+	}
+	if writers[0].denied+writers[1].denied > 0 {
+		t.Errorf("alice or bob had ops refused: %d, %d", writers[0].denied, writers[1].denied)
+	}
+	if writers[2].denied == 0 && len(writers[2].acked) > 0 {
+		// mallory kept writing through the swap: her connection must have been re-checked.
+		t.Errorf("mallory was never refused after the swap (%d ops acked)", len(writers[2].acked))
+	}
+	t.Logf("acked: alice %d, bob %d, mallory %d (refused %d); log %d ops",
+		len(writers[0].acked), len(writers[1].acked), len(writers[2].acked), writers[2].denied, len(log.Ops))
 }
