@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 
@@ -20,7 +21,10 @@ import (
 // check loads a module in the sandbox and runs its self-test against samples:
 //   - an engine: samples is a JSON array of ops valid on an empty document; every pair (a, b)
 //     must converge the way the server rebases (b after a with side left against a after b
-//     with side right), and malformed input must be refused cleanly, never trap;
+//     with side right); then random concurrent histories (2-5 of the samples, in a random
+//     server order) must converge for every peer (TP1: a peer that applied its own op first and
+//     transforms what the server ordered before it ends where the server is); malformed input
+//     must be refused cleanly, never trap;
 //   - an authorizer: samples holds JSON lines {"request": {...}, "access": "read"} (optionally
 //     "config": {...} on the first line); every decision must match.
 func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -28,6 +32,8 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	samples := fs.String("samples", "", "file of sample ops (engine) or requests (authorizer)")
 	config := fs.String("config", "", "authorizer config block (JSON file)")
+	rounds := fs.Int("rounds", 300, "engine: random concurrent histories to check")
+	seed := fs.Uint64("seed", 0, "engine: random seed (0 means a random one, printed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,7 +60,10 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch mod.Manifest().Role {
 	case wasm.RoleEngine:
-		return checkEngine(ctx, mod, sample, stdout)
+		if *seed == 0 {
+			*seed = rand.Uint64()
+		}
+		return checkEngine(ctx, mod, sample, *rounds, *seed, stdout)
 	case wasm.RoleAuthorizer:
 		conf := []byte("{}")
 		if *config != "" {
@@ -67,7 +76,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown role %q", mod.Manifest().Role)
 }
 
-func checkEngine(ctx context.Context, mod *pluginhost.Module, sample []byte, stdout io.Writer) error {
+func checkEngine(ctx context.Context, mod *pluginhost.Module, sample []byte, rounds int, seed uint64, stdout io.Writer) error {
 	var ops []json.RawMessage
 	if err := json.Unmarshal(sample, &ops); err != nil {
 		return fmt.Errorf("samples must be a JSON array of ops: %w", err)
@@ -116,6 +125,17 @@ func checkEngine(ctx context.Context, mod *pluginhost.Module, sample []byte, std
 			pairs++
 		}
 	}
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	for r := 0; r < rounds && len(ops) >= 2; r++ {
+		k := 2 + rng.IntN(min(4, len(ops)-1))
+		history := make([][]byte, k)
+		for i := range history {
+			history[i] = ops[rng.IntN(len(ops))]
+		}
+		if err := checkHistory(ctx, eng, empty, history); err != nil {
+			return fmt.Errorf("random history %d (seed %d): %w", r, seed, err)
+		}
+	}
 	for _, bad := range []string{`not json`, `{"unexpected":`, `[[[[[[[[[[`} {
 		err := eng.Validate(ctx, []byte(bad))
 		if err == nil {
@@ -125,7 +145,77 @@ func checkEngine(ctx context.Context, mod *pluginhost.Module, sample []byte, std
 			return fmt.Errorf("engine_validate of %q failed instead of refusing it: %w", bad, err)
 		}
 	}
-	fmt.Fprintf(stdout, "ok: %s converges on %d ordered pairs of %d sample ops and refuses malformed ops cleanly\n", mod.Manifest().Name, pairs, len(ops))
+	fmt.Fprintf(stdout, "ok: %s converges on %d ordered pairs of %d sample ops and %d random concurrent histories (seed %d), and refuses malformed ops cleanly\n",
+		mod.Manifest().Name, pairs, len(ops), rounds, seed)
+	return nil
+}
+
+// checkHistory plays concurrent ops (all made on the empty document) in the given server order
+// and checks every peer converges: peer j applied its own op first, then receives the ops the
+// server ordered before it (as applied) and rebases them over its pending op (side right: they
+// came first), rebasing its pending op over each in turn (side left, as the server does); it
+// must end with the server's state after op j.
+func checkHistory(ctx context.Context, eng *pluginhost.Engine, empty []byte, history [][]byte) error {
+	server, err := eng.Open(ctx, empty)
+	if err != nil {
+		return fmt.Errorf("engine_open: %w", err)
+	}
+	defer server.Close(ctx)
+	var applied [][]byte // server ops as applied
+	states := [][]byte{empty}
+	for i, op := range history {
+		a, err := server.Apply(ctx, op, applied, wasm.SideLeft)
+		if err != nil {
+			return fmt.Errorf("server applies op %d %s over %d concurrent: %w", i, op, len(applied), err)
+		}
+		applied = append(applied, a)
+		snap, err := server.Snapshot(ctx)
+		if err != nil {
+			return fmt.Errorf("engine_snapshot: %w", err)
+		}
+		states = append(states, snap)
+	}
+	for j, own := range history {
+		if err := checkPeer(ctx, eng, states, applied, own, j); err != nil {
+			return fmt.Errorf("peer of op %d (%s) in server order %s: %w", j, own, bytes.Join(history, []byte(" ")), err)
+		}
+	}
+	return nil
+}
+
+func checkPeer(ctx context.Context, eng *pluginhost.Engine, states, applied [][]byte, own []byte, j int) error {
+	peer, err := eng.Open(ctx, states[0])
+	if err != nil {
+		return err
+	}
+	defer peer.Close(ctx)
+	if _, err := peer.Apply(ctx, own, nil, wasm.SideLeft); err != nil {
+		return fmt.Errorf("apply own op: %w", err)
+	}
+	pending := own
+	for i := 0; i < j; i++ {
+		if _, err := peer.Apply(ctx, applied[i], [][]byte{pending}, wasm.SideRight); err != nil {
+			return fmt.Errorf("rebase server op %d over own: %w", i, err)
+		}
+		// pending over applied[i], on a scratch copy of the server's state that includes it
+		// (Apply rebases over the concurrent ops, then applies to a state that has them).
+		scratch, err := eng.Open(ctx, states[i+1])
+		if err != nil {
+			return err
+		}
+		pending, err = scratch.Apply(ctx, pending, [][]byte{applied[i]}, wasm.SideLeft)
+		scratch.Close(ctx)
+		if err != nil {
+			return fmt.Errorf("rebase own op over server op %d: %w", i, err)
+		}
+	}
+	got, err := peer.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	if want := states[j+1]; !bytes.Equal(got, want) {
+		return fmt.Errorf("does not converge: peer has %s, server %s", got, want)
+	}
 	return nil
 }
 
