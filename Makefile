@@ -80,7 +80,35 @@ bin/plugins/%.wasm: $(BUILTIN)/%.wasm
 	@mkdir -p bin/plugins
 	cp $< $@
 
-bin/opstream: $(GO_SRC) $(BUILTIN)/text.wasm $(BUILTIN)/allow-all.wasm go.mod go.sum
+# The JavaScript client and the demo (clients/js): npm ci installs the pinned tools when the lock
+# changes; esbuild bundles the demo into host/demo/dist, which the binary embeds.
+JS        := clients/js
+JS_SRC    := $(shell find $(JS)/src $(JS)/demo -type f) $(JS)/build.mjs $(wildcard $(JS)/tsconfig*.json)
+DEMO_DIST := host/demo/dist/index.html
+
+$(JS)/node_modules/.package-lock.json: $(JS)/package.json $(JS)/package-lock.json
+	cd $(JS) && npm ci --no-audit --no-fund
+	@touch $@
+
+$(DEMO_DIST): $(JS)/node_modules/.package-lock.json $(JS_SRC)
+	cd $(JS) && npm run build
+
+bin/opstream: $(DEMO_DIST)
+
+.PHONY: test-js
+test: test-js
+
+# The client's tests against the real binary: OT convergence in Node, the demo in chromium.
+test-js: build
+	cd $(JS) && OPSTREAM_BIN=$(CURDIR)/bin/opstream npm test
+
+# Checksums of the modules this build ships: the server runs exactly these builds trusted
+# (host/builtin.Shipped); any other module file is sandboxed.
+$(BUILTIN)/shipped.sha256: wasm
+	cd bin/plugins && sha256sum *.wasm > ../../$@.tmp
+	@if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+bin/opstream: $(GO_SRC) $(BUILTIN)/text.wasm $(BUILTIN)/allow-all.wasm $(BUILTIN)/shipped.sha256 go.mod go.sum
 	$(GO) build -trimpath -o $@ ./cmd/opstream
 
 run: build

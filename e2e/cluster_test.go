@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -610,3 +611,50 @@ func waitFor(t *testing.T, within time.Duration, cond func() bool, what string) 
 }
 
 var _ = protocol.CodeUnavailable
+
+// With placement: hash, documents created through one node spread over all live nodes.
+func TestClusterHashPlacementSpreads(t *testing.T) {
+	c := startCluster(t, 3, time.Second, "")
+	// The nodes share one config file: rewrite it with hash placement and restart them.
+	cfg := strings.Replace(readFile(t, c.cfg), "forwardTimeout: 2s", "forwardTimeout: 2s\n  placement: hash", 1)
+	if err := os.WriteFile(c.cfg, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range c.nodes {
+		n.stop()
+		n.start()
+	}
+	time.Sleep(2 * time.Second) // the old instances expired; every node has seen the new ones
+	const docs = 30
+	owners := make([]int, 3)
+	for i := 0; i < docs; i++ {
+		id := fmt.Sprintf("spread%d", i)
+		if code, _ := postOp(t, c.nodes[0], id, 0, []any{"x"}, "c", 1); code != 200 {
+			t.Fatalf("create %s: %d", id, code)
+		}
+		o := c.ownerOf(id)
+		if o < 0 {
+			t.Fatalf("%s has no owner", id)
+		}
+		owners[o]++
+		code, d := getDoc(t, c.nodes[(i+1)%3], id)
+		if code != 200 || d.Revision != 1 {
+			t.Fatalf("read %s from another node: %d %+v", id, code, d)
+		}
+	}
+	for n, k := range owners {
+		if k < docs/6 {
+			t.Errorf("node %d owns %d of %d documents (%v): placement does not spread", n, k, docs, owners)
+		}
+	}
+	t.Logf("owners per node: %v", owners)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -66,5 +68,39 @@ func TestAssemblyScriptModulesInTheServer(t *testing.T) {
 	}
 	if code := httpJSONAuth(t, "GET", s.url("/v1/docs/count"), "nobody", nil, nil); code != 403 {
 		t.Fatalf("unknown token read: %d", code)
+	}
+}
+
+// A module byte-identical to one this build shipped runs trusted (fast, no preemption); any
+// other module file, even a shipped one with a byte appended, runs in the sandbox.
+func TestShippedModulesRunTrusted(t *testing.T) {
+	plugins := filepath.Join(filepath.Dir(binPath), "plugins")
+	conf := "    config: {tokens: {t: {subject: ann}}, rules: [{doc: \"*\", subject: ann, access: write}]}\n"
+	s := startServer(t, "", "--config", writeConfig(t, "plugins:\n  authorizer:\n    module: "+filepath.Join(plugins, "acl.wasm")+"\n"+conf))
+	if !strings.Contains(s.log.String(), "running it trusted") {
+		t.Errorf("the shipped acl.wasm was not run trusted:\n%s", s.log.String())
+	}
+	if code := httpJSONAuth(t, "POST", s.url("/v1/docs/shipped/ops"), "t",
+		map[string]any{"type": "text", "baseRevision": 0, "op": []any{"x"}, "clientId": "c", "seq": 1}, nil); code != 200 {
+		t.Fatalf("write with the shipped acl: %d", code)
+	}
+
+	// The same module with a custom section appended (still valid WASM) is not the shipped build.
+	bin, err := os.ReadFile(filepath.Join(plugins, "acl.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	modified := filepath.Join(t.TempDir(), "acl.wasm")
+	custom := []byte{0, 7, 5, 'l', 'o', 'c', 'a', 'l', 0}
+	if err := os.WriteFile(modified, append(bin, custom...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s2 := startServer(t, "", "--config", writeConfig(t, "plugins:\n  authorizer:\n    module: "+modified+"\n"+conf))
+	if strings.Contains(s2.log.String(), "running it trusted") {
+		t.Errorf("a modified module was run trusted:\n%s", s2.log.String())
+	}
+	if code := httpJSONAuth(t, "POST", s2.url("/v1/docs/shipped/ops"), "t",
+		map[string]any{"type": "text", "baseRevision": 0, "op": []any{"x"}, "clientId": "c", "seq": 1}, nil); code != 200 {
+		t.Fatalf("write with the sandboxed acl: %d", code)
 	}
 }

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/opstream/opstream/host/telemetry"
+	"github.com/opstream/opstream/host/webhook"
 )
 
 // Config is the server's configuration: the YAML file, OPSTREAM_* environment variables and
@@ -35,6 +38,16 @@ type Config struct {
 	Auth      AuthConfig      `yaml:"auth"`
 	HTTP      HTTPConfig      `yaml:"http"`
 	Backplane BackplaneConfig `yaml:"backplane"`
+
+	// Telemetry configures traces and metrics (docs/observability.md); zero means tracing off
+	// and Prometheus text on GET /metrics.
+	Telemetry telemetry.Config `yaml:"telemetry"`
+	// Demo serves the collaborative editor demo at / (host/demo); default false.
+	Demo bool `yaml:"demo"`
+	// Webhooks configures the document events sent to HTTP endpoints; no endpoints means off.
+	Webhooks webhook.Config `yaml:"webhooks"`
+	// Admin opens the management API (/v1/admin); zero means it is closed.
+	Admin AdminConfig `yaml:"admin"`
 
 	// PprofAddr, when set, serves net/http/pprof on this separate address (keep it private).
 	PprofAddr string `yaml:"pprofAddr"`
@@ -79,6 +92,9 @@ type PluginsConfig struct {
 	EngineCallTimeout time.Duration `yaml:"engineCallTimeout"`
 	// AuthorizerCallTimeout bounds one authorizer call; zero means 500ms.
 	AuthorizerCallTimeout time.Duration `yaml:"authorizerCallTimeout"`
+	// Management is an authorizer module asked with action "admin" for every management API
+	// request (/v1/admin); empty means no module: only Admin.Token opens the API.
+	Management ModuleConfig `yaml:"management"`
 	// WatchInterval is how often module files are checked for changes; zero means 2s. A
 	// changed authorizer module is loaded and swapped in (SIGHUP does it at once).
 	WatchInterval time.Duration `yaml:"watchInterval"`
@@ -172,6 +188,16 @@ type BackplaneConfig struct {
 	Placement string `yaml:"placement"`
 }
 
+// AdminConfig guards the management API (/v1/admin). It denies everything unless a token is
+// set here or plugins.management names an authorizer module.
+type AdminConfig struct {
+	// Token is the bearer token that opens the management API; at least 16 characters. Prefer
+	// TokenEnv. Empty means no token.
+	Token string `yaml:"token"`
+	// TokenEnv names an environment variable holding the token, read at start.
+	TokenEnv string `yaml:"tokenEnv"`
+}
+
 // UnmarshalYAML accepts a plain string as the type.
 func (b *BackplaneConfig) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
@@ -233,11 +259,13 @@ func EnvVars() []EnvVar {
 		}},
 		{"OPSTREAM_SNAPSHOT_INTERVAL", "snapshot interval", dur(func(c *Config) *time.Duration { return &c.Snapshots.Interval })},
 		{"OPSTREAM_IDLE_TIMEOUT", "idle document unload", dur(func(c *Config) *time.Duration { return &c.Documents.IdleTimeout })},
+		{"OPSTREAM_DEMO", "serve the demo page at / (true or false)", func(c *Config, v string) error { b, err := strconv.ParseBool(v); c.Demo = b; return err }},
 		{"OPSTREAM_BACKPLANE", "backplane type: local or redis", func(c *Config, v string) error { c.Backplane.Type = v; return nil }},
 		{"OPSTREAM_BACKPLANE_ADDR", "Redis backplane address", func(c *Config, v string) error { c.Backplane.Addr = v; return nil }},
 		{"OPSTREAM_BACKPLANE_PASSWORD", "Redis backplane password", func(c *Config, v string) error { c.Backplane.Password = v; return nil }},
 		{"OPSTREAM_OWNERSHIP_LEASE_TTL", "document ownership lease TTL", dur(func(c *Config) *time.Duration { return &c.Backplane.OwnershipLeaseTTL })},
 		{"OPSTREAM_AUTH_CACHE_TTL", "authorization cache TTL", dur(func(c *Config) *time.Duration { return &c.Auth.CacheTTL })},
+		{"OPSTREAM_ADMIN_TOKEN", "management API bearer token", func(c *Config, v string) error { c.Admin.Token = v; return nil }},
 	}
 }
 
@@ -252,6 +280,9 @@ func ApplyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 	}
 	return nil
 }
+
+// minAdminTokenLength is the shortest admin token accepted.
+const minAdminTokenLength = 16
 
 // withDefaults fills in defaults and checks the config.
 func (c Config) withDefaults() (Config, error) {
@@ -316,6 +347,23 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Backplane.OwnershipLeaseTTL < 0 || (c.Backplane.OwnershipLeaseTTL > 0 && c.Backplane.OwnershipLeaseTTL < 300*time.Millisecond) {
 		return c, fmt.Errorf("backplane.ownershipLeaseTtl %s: use at least 300ms", c.Backplane.OwnershipLeaseTTL)
+	}
+	if c.Admin.TokenEnv != "" {
+		if c.Admin.Token != "" {
+			return c, errors.New("admin: give token or tokenEnv, not both")
+		}
+		if c.Admin.Token = os.Getenv(c.Admin.TokenEnv); c.Admin.Token == "" {
+			return c, fmt.Errorf("admin.tokenEnv: environment variable %s is unset or empty", c.Admin.TokenEnv)
+		}
+	}
+	if c.Admin.Token != "" && len(c.Admin.Token) < minAdminTokenLength {
+		return c, fmt.Errorf("admin.token: use at least %d characters (for example: openssl rand -hex 24)", minAdminTokenLength)
+	}
+	if err := c.Telemetry.Validate(); err != nil {
+		return c, err
+	}
+	if err := c.Webhooks.Validate(os.LookupEnv); err != nil {
+		return c, err
 	}
 	switch strings.ToLower(c.Log.Format) {
 	case "", "text", "json":

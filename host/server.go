@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/opstream/opstream/host/auth"
 	"github.com/opstream/opstream/host/backplane"
@@ -32,6 +33,9 @@ import (
 	"github.com/opstream/opstream/host/pluginhost"
 	"github.com/opstream/opstream/host/session"
 	"github.com/opstream/opstream/host/store"
+	"github.com/opstream/opstream/host/telemetry"
+	"github.com/opstream/opstream/host/webhook"
+	"github.com/opstream/opstream/pluginsdk/storage"
 	"github.com/opstream/opstream/protocol"
 )
 
@@ -44,6 +48,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Reload, when it delivers, reloads the plugins (the CLI wires SIGHUP to it).
 	Reload <-chan struct{}
+	// Telemetry adjusts telemetry.New: tests inject a span recorder
+	// (telemetry.WithSpanProcessor) or a metric reader.
+	Telemetry []telemetry.Option
+	// WebhookClient sends the webhooks; nil means the dispatcher's own client.
+	WebhookClient *http.Client
 }
 
 // Server is one OpStream node.
@@ -64,6 +73,10 @@ type Server struct {
 	http      *http.Server
 	ln        net.Listener
 	reload    <-chan struct{}
+	tel       *telemetry.Telemetry
+	gauges    metric.Registration
+	hooks     *webhook.Dispatcher
+	mgmt      *authorizerAdapter // plugins.management; nil when not configured
 }
 
 // New builds a server: it starts the storage provider, loads the WASM modules and binds the
@@ -92,6 +105,13 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
+	if s.tel, err = telemetry.New(ctx, cfg.Telemetry, cfg.NodeID, log, opts.Telemetry...); err != nil {
+		return nil, fmt.Errorf("start telemetry: %w", err)
+	}
+	met := s.tel.Metrics()
+	if err := s.startWebhooks(opts.WebhookClient); err != nil {
+		return nil, err
+	}
 
 	if err := s.startStorage(ctx, opts.Executable); err != nil {
 		return nil, err
@@ -99,15 +119,30 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 	if err := s.loadPlugins(ctx); err != nil {
 		return nil, err
 	}
-	s.committer = store.NewCommitter(s.store, store.CommitterConfig{}, log)
+	s.committer = store.NewCommitter(s.store, store.CommitterConfig{Metrics: met}, log)
 	if err := s.startBackplane(); err != nil {
 		return nil, err
 	}
+	bg := context.Background()
 	s.router = cluster.New(cluster.Config{
 		LeaseTTL:       cfg.Backplane.OwnershipLeaseTTL,
 		ForwardTimeout: cfg.Backplane.ForwardTimeout,
 		Placement:      cfg.Backplane.Placement,
-	}, s.bp, nil, cluster.Hooks{}, log)
+		Tracer:         s.tel.Tracer(),
+	}, s.bp, nil, cluster.Hooks{
+		LeaseAcquired: func() { met.LeaseAcquired(bg) },
+		LeaseLost:     func() { met.LeaseLost(bg) },
+		Publish:       func(d time.Duration, err error) { met.BackplanePublish(bg, d, err) },
+	}, log)
+	var docHooks doc.Hooks
+	if len(cfg.Webhooks.Endpoints) > 0 {
+		docHooks = doc.Hooks{
+			Changed: func(k storage.DocKey, from, to int64) { s.hooks.DocChanged(k.Tenant, k.ID, from, to) },
+			LastPeerLeft: func(k storage.DocKey, rev int64) {
+				s.hooks.LastPeerLeft(k.Tenant, k.ID, rev)
+			},
+		}
+	}
 	s.docs = doc.NewRegistry(doc.Config{
 		SnapshotEvery:    cfg.Snapshots.Every,
 		SnapshotInterval: cfg.Snapshots.Interval,
@@ -115,6 +150,9 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 		AwarenessTTL:     cfg.Documents.AwarenessTTL,
 		EpochFor:         s.router.EpochFor,
 		OnFenced:         s.router.OnFenced,
+		Tracer:           s.tel.Tracer(),
+		Metrics:          met,
+		Hooks:            docHooks,
 	}, s.store, s, s.committer, log)
 	s.router.SetRegistry(s.docs)
 	if err := s.router.Start(ctx); err != nil {
@@ -126,12 +164,30 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 		MaxOpBytes: cfg.Limits.OpBytes, MaxAwarenessBytes: cfg.Limits.AwarenessBytes,
 		MaxDocIDLen: cfg.Limits.DocIDLength, MaxDocTypeLen: cfg.Limits.DocTypeLength,
 	}
+	var metricsHandler http.Handler
+	if s.tel.PrometheusEnabled() {
+		metricsHandler = s.tel.Handler()
+	}
 	s.api = httpapi.New(httpapi.Config{
 		Session:        session.Config{Limits: limits, OpsPerSecond: cfg.Limits.OpsPerSecond, OpsBurst: cfg.Limits.OpsBurst},
 		PassHeaders:    cfg.Auth.PassHeaders,
 		OriginPatterns: cfg.HTTP.AllowedOrigins,
+		Demo:           cfg.Demo,
 		Health:         s.Health,
+		Metrics:        metricsHandler,
+		Tracer:         s.tel.Tracer(),
+		Propagator:     s.tel.Propagator(),
+		Telemetry:      met,
+		Admin:          s,
 	}, s.router, s.store, checker, s.Ready, cfg.NodeID, log)
+	if s.gauges, err = met.RegisterGauges(telemetry.Gauges{
+		ActiveDocs:   func() int64 { return int64(s.docs.Loaded()) },
+		Connections:  s.api.Connections,
+		WebhookQueue: s.hooks.Queued,
+		WALBytes:     s.walBytes,
+	}); err != nil {
+		return nil, fmt.Errorf("register gauges: %w", err)
+	}
 
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -140,6 +196,47 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 	s.http = &http.Server{Handler: s.api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.warnDevelopmentDefaults()
 	return s, nil
+}
+
+// webhookDrain bounds how long a shutdown waits for queued webhook events.
+const webhookDrain = 5 * time.Second
+
+// startWebhooks starts the webhook dispatcher (one that discards events when no endpoint is
+// configured), reporting into the metrics.
+func (s *Server) startWebhooks(client *http.Client) error {
+	met := s.tel.Metrics()
+	bg := context.Background()
+	d, err := webhook.New(s.cfg.Webhooks, webhook.Options{
+		Logger: s.log,
+		Client: client,
+		Node:   s.cfg.NodeID,
+		Hooks: webhook.Hooks{
+			Delivered: func(ep string, ev webhook.EventType, _ int) { met.WebhookDelivered(bg, ep, string(ev)) },
+			Failed:    func(ep string, ev webhook.EventType, _ error) { met.WebhookFailed(bg, ep, string(ev)) },
+			Dropped:   func(ep string, _ webhook.EventType, reason string) { met.WebhookDropped(bg, ep, reason) },
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("start webhooks: %w", err)
+	}
+	s.hooks = d
+	return nil
+}
+
+// walBytes is the size of the SQLite write-ahead log, for the gauge.
+func (s *Server) walBytes() (int64, bool) {
+	if s.cfg.Storage.Provider != "sqlite" {
+		return 0, false
+	}
+	path := filepath.Join(s.cfg.DataDir, "opstream.db")
+	if p, ok := s.cfg.Storage.Config["path"].(string); ok && p != "" {
+		path = p
+	}
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		return 0, false
+	}
+	return fi.Size(), true
 }
 
 // Addr is the address the server listens on.
@@ -237,7 +334,7 @@ func (s *Server) startStorage(ctx context.Context, executable string) error {
 		secure = &plugin.SecureConfig{Checksum: sum, Hash: newSHA256()}
 	}
 	sup, err := store.StartSupervisor(ctx, store.SupervisorConfig{
-		Name: name, Cmd: cmd, Config: block, SecureConfig: secure, Logger: s.log,
+		Name: name, Cmd: cmd, Config: block, SecureConfig: secure, Logger: s.log, Metrics: s.tel.Metrics(),
 	})
 	if err != nil {
 		return fmt.Errorf("start storage provider %s: %w", name, err)
@@ -253,6 +350,7 @@ func (s *Server) loadPlugins(ctx context.Context) error {
 			MemoryLimitPages: uint32(s.cfg.Plugins.MemoryLimitMiB) * 16,
 			Trusted:          trusted,
 			Logger:           s.log,
+			Metrics:          s.tel.Metrics(),
 		})
 		if err != nil {
 			return fmt.Errorf("start wasm runtime: %w", err)
@@ -288,6 +386,14 @@ func (s *Server) loadPlugins(ctx context.Context) error {
 	}
 	s.authz = &authorizerAdapter{}
 	s.authz.cur.Store(la)
+	if mc := s.cfg.Plugins.Management; mc.Module != "" {
+		ma, err := s.loadAuthorizerModule(ctx, mc)
+		if err != nil {
+			return fmt.Errorf("plugins.management: %w", err)
+		}
+		s.mgmt = &authorizerAdapter{}
+		s.mgmt.cur.Store(ma)
+	}
 	return nil
 }
 
@@ -330,7 +436,11 @@ func (s *Server) reloadEngine(ctx context.Context, docType string) error {
 
 // loadAuthorizer compiles and starts the configured authorizer module.
 func (s *Server) loadAuthorizer(ctx context.Context) (*loadedAuthorizer, error) {
-	mc := s.cfg.Plugins.Authorizer
+	return s.loadAuthorizerModule(ctx, s.cfg.Plugins.Authorizer)
+}
+
+// loadAuthorizerModule compiles and starts an authorizer module.
+func (s *Server) loadAuthorizerModule(ctx context.Context, mc ModuleConfig) (*loadedAuthorizer, error) {
 	mod, err := s.compile(ctx, mc)
 	if err != nil {
 		return nil, fmt.Errorf("authorizer: %w", err)
@@ -452,9 +562,6 @@ func (s *Server) compile(ctx context.Context, mc ModuleConfig) (*pluginhost.Modu
 		err error
 		rt  = s.rt
 	)
-	if builtin.Has(ref) || mc.Trusted {
-		rt = s.trusted
-	}
 	if builtin.Has(ref) {
 		bin, err = builtin.Module(ref)
 	} else {
@@ -462,6 +569,13 @@ func (s *Server) compile(ctx context.Context, mc ModuleConfig) (*pluginhost.Modu
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read module %s: %w", ref, err)
+	}
+	shipped, isShipped := builtin.Shipped(bin)
+	if builtin.Has(ref) || mc.Trusted || isShipped {
+		rt = s.trusted
+	}
+	if isShipped && !builtin.Has(ref) && !mc.Trusted {
+		s.log.Info("module is a shipped build of this release; running it trusted", "module", ref, "shipped", shipped)
 	}
 	mod, err := rt.Compile(ctx, ref, bin)
 	if err != nil {
@@ -600,6 +714,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if s.gauges != nil {
+		// The gauges read the registry and the API: stop collecting them before they close.
+		if err := s.gauges.Unregister(); err != nil {
+			errs = append(errs, fmt.Errorf("unregister gauges: %w", err))
+		}
+		s.gauges = nil
+	}
 	if s.docs != nil {
 		if err := s.docs.Close(ctx); err != nil {
 			errs = append(errs, err)
@@ -616,7 +737,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	if s.hooks != nil {
+		// After the documents and the committer: their last doc.changed and
+		// doc.last_peer_left events are raised, and Close flushes the debounce windows. A dead
+		// endpoint must not hold the stop for the whole shutdown timeout: queued events get at
+		// most webhookDrain, the rest are dropped (and counted).
+		hctx, cancel := context.WithTimeout(ctx, webhookDrain)
+		if err := s.hooks.Close(hctx); err != nil {
+			s.log.Warn("webhooks not all delivered before shutdown", "err", err)
+		}
+		cancel()
+	}
 	s.closeParts(ctx)
+	if s.tel != nil {
+		// Last: everything that records has stopped.
+		if err := s.tel.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	s.log.Info("stopped")
 	return errors.Join(errs...)
 }
@@ -627,10 +765,12 @@ func (s *Server) closeParts(ctx context.Context) {
 			v.close(ctx)
 		}
 	}
-	if s.authz != nil {
-		if la := s.authz.cur.Load(); la != nil {
-			_ = la.a.Close(ctx)
-			_ = la.mod.Close(ctx)
+	for _, a := range []*authorizerAdapter{s.authz, s.mgmt} {
+		if a != nil {
+			if la := a.cur.Load(); la != nil {
+				_ = la.a.Close(ctx)
+				_ = la.mod.Close(ctx)
+			}
 		}
 	}
 	for _, rt := range []*pluginhost.Runtime{s.rt, s.trusted} {
@@ -649,5 +789,17 @@ func (s *Server) closeParts(ctx context.Context) {
 	}
 	if s.ln != nil && s.http == nil {
 		_ = s.ln.Close()
+	}
+	if s.http == nil {
+		// New failed: nothing else stops these.
+		if s.gauges != nil {
+			_ = s.gauges.Unregister()
+		}
+		if s.hooks != nil {
+			_ = s.hooks.Close(ctx)
+		}
+		if s.tel != nil {
+			_ = s.tel.Shutdown(ctx)
+		}
 	}
 }

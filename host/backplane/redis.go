@@ -54,6 +54,8 @@ func NewRedis(cfg RedisConfig, node string, log *slog.Logger) (*Redis, error) {
 		Network: "tcp", Addr: cfg.Addr, Username: cfg.Username, Password: cfg.Password, DB: cfg.DB,
 		DialTimeout: cfg.Timeout, ReadTimeout: cfg.Timeout, WriteTimeout: cfg.Timeout,
 		ContextTimeoutEnabled: true, DisableIdentity: true,
+		// RESP2: no HELLO per connection and no push-notification checks per command.
+		Protocol: 2,
 		// Lease scripts are not idempotent across a lost reply; the caller retries with intent.
 		MaxRetries: -1,
 	}

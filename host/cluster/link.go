@@ -6,6 +6,9 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/opstream/opstream/host/telemetry"
+	"github.com/opstream/opstream/protocol"
 )
 
 // link sends frames to one node: callers queue without blocking, one goroutine publishes the
@@ -109,6 +112,7 @@ func (l *link) run(ctx context.Context) {
 			payload, err := json.Marshal(&b)
 			if err != nil {
 				l.r.log.Error("encode batch", "node", l.node, "err", err)
+				endSpans(frames, err)
 				continue
 			}
 			pctx, cancel := context.WithTimeout(ctx, l.r.cfg.ForwardTimeout)
@@ -116,11 +120,25 @@ func (l *link) run(ctx context.Context) {
 			err = l.r.bp.Publish(pctx, l.node, payload)
 			cancel()
 			l.r.observePublish(time.Since(start), err)
+			endSpans(frames, err)
 			if err != nil && ctx.Err() == nil {
 				// The receiver sees the gap in sequence numbers and resets; requests in the
 				// batch time out at their sender.
 				l.r.log.Warn("publish to node failed", "node", l.node, "frames", len(frames), "err", err)
 			}
+		}
+	}
+}
+
+// endSpans ends the publish spans of traced frames once their batch was published (or not).
+func endSpans(frames []frame, err error) {
+	for i := range frames {
+		if sp := frames[i].span; sp != nil {
+			if err != nil {
+				telemetry.SetStatus(sp, string(protocol.CodeUnavailable), err)
+			}
+			sp.End()
+			frames[i].span = nil
 		}
 	}
 }

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/opstream/opstream/host/backplane"
 	"github.com/opstream/opstream/host/doc"
+	"github.com/opstream/opstream/host/telemetry"
 	"github.com/opstream/opstream/pluginsdk/storage"
 	"github.com/opstream/opstream/protocol"
 )
@@ -84,9 +87,15 @@ func (h *remoteHandle) Leave(_ context.Context, peerID string, onLeave func()) e
 	return nil
 }
 
-func (h *remoteHandle) Submit(_ context.Context, s doc.SubmitRequest, onSubmit func(doc.SubmitResult, error)) error {
+func (h *remoteHandle) Submit(ctx context.Context, s doc.SubmitRequest, onSubmit func(doc.SubmitResult, error)) error {
 	f := frame{Kind: kSubmit, Type: s.DocType, Peers: []string{s.Author},
 		Submit: &submitWire{Base: s.BaseRevision, Op: s.Op, ClientID: s.ClientID, Seq: s.Seq}}
+	if s.SpanContext.IsValid() {
+		f.Trace = traceparent(s.SpanContext)
+		if t := h.r.cfg.Tracer; t.Enabled() {
+			_, f.span = t.Start(trace.ContextWithSpanContext(ctx, s.SpanContext), telemetry.SpanBackplanePublish)
+		}
+	}
 	h.request(f, func(f *frame, err error) {
 		var sw submitResultWire
 		if err == nil {
@@ -96,7 +105,7 @@ func (h *remoteHandle) Submit(_ context.Context, s doc.SubmitRequest, onSubmit f
 			onSubmit(doc.SubmitResult{}, err)
 			return
 		}
-		onSubmit(doc.SubmitResult{Revision: sw.Rev, Op: sw.Op, Duplicate: sw.Duplicate}, nil)
+		onSubmit(doc.SubmitResult{Revision: sw.Rev, Op: sw.Op, Duplicate: sw.Duplicate, Transforms: sw.Transforms}, nil)
 	})
 	return nil
 }
@@ -327,13 +336,16 @@ func (r *Router) serve(from string, f *frame) {
 		}
 		s := doc.SubmitRequest{DocType: f.Type, BaseRevision: f.Submit.Base, Op: f.Submit.Op,
 			ClientID: f.Submit.ClientID, Seq: f.Submit.Seq, Author: peer}
+		if f.Trace != "" {
+			s.SpanContext = parseTraceparent(f.Trace)
+		}
 		err = r.reg.Route(ctx, key, func(h doc.Handle) error {
 			return h.Submit(ctx, s, func(res doc.SubmitResult, err error) {
 				if err != nil {
 					reply(nil, err)
 					return
 				}
-				reply(submitResultWire{Rev: res.Revision, Op: res.Op, Duplicate: res.Duplicate}, nil)
+				reply(submitResultWire{Rev: res.Revision, Op: res.Op, Duplicate: res.Duplicate, Transforms: res.Transforms}, nil)
 			})
 		})
 	case kRead:

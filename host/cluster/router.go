@@ -19,6 +19,7 @@ import (
 
 	"github.com/opstream/opstream/host/backplane"
 	"github.com/opstream/opstream/host/doc"
+	"github.com/opstream/opstream/host/telemetry"
 	"github.com/opstream/opstream/pluginsdk/storage"
 	"github.com/opstream/opstream/protocol"
 )
@@ -35,6 +36,9 @@ type Config struct {
 	Placement string
 	// LinkQueueBytes bounds the peer messages queued for one node; zero means 64 MiB.
 	LinkQueueBytes int
+	// Tracer starts the opstream.backplane.publish span of a traced forwarded submit; nil
+	// means none. Forwarded submits carry their trace context (W3C traceparent) either way.
+	Tracer *telemetry.Tracer
 }
 
 func (c Config) withDefaults() Config {
@@ -419,8 +423,8 @@ func (r *Router) refresh(ctx context.Context) {
 	}
 	lost := make([]storage.DocKey, 0, len(res.Lost))
 	r.mu.Lock()
-	if !r.reachable {
-		r.log.Info("backplane reachable")
+	if !r.reachable && !r.validUntil.IsZero() {
+		r.log.Info("backplane reachable again")
 	}
 	r.reachable = true
 	// A lease renewed at start lives until start+TTL in Redis; stop trusting it a fifth earlier
@@ -678,11 +682,22 @@ func rendezvous(key string, nodes []string, self string) string {
 		h.Write([]byte(n))
 		h.Write([]byte{0})
 		h.Write([]byte(key))
-		if v := h.Sum64(); v > bestH || (v == bestH && n < best) {
+		if v := mix64(h.Sum64()); v > bestH || (v == bestH && n < best) {
 			best, bestH = n, v
 		}
 	}
 	return best
+}
+
+// mix64 is MurmurHash3's finalizer: FNV's high bits barely depend on the key's last bytes, and
+// every node must pick the same winner, so the hash is mixed (deterministically) before use.
+func mix64(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
 }
 
 var _ doc.Router = (*Router)(nil)

@@ -1,7 +1,10 @@
 package cluster
 
 import (
+	"encoding/hex"
 	"encoding/json"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/opstream/opstream/protocol"
 )
@@ -36,8 +39,52 @@ type frame struct {
 	Err    *wireError      `json:"e,omitempty"`
 	// Owner is the owner a refused request should go to instead ("" unknown).
 	Owner string `json:"o,omitempty"`
+	// Trace is the W3C traceparent of a forwarded submit's opstream.session.apply_op span
+	// ("" when not traced): the owner's spans for the op join the caller's trace.
+	Trace string `json:"tp,omitempty"`
 
-	size int // encoded size estimate, for the link's byte bound
+	size int        // encoded size estimate, for the link's byte bound
+	span trace.Span // opstream.backplane.publish of a traced request, ended once published
+}
+
+// traceparent encodes sc as a W3C traceparent header value ("" when sc is invalid).
+func traceparent(sc trace.SpanContext) string {
+	if !sc.IsValid() {
+		return ""
+	}
+	tid, sid := sc.TraceID(), sc.SpanID()
+	b := make([]byte, 0, 55)
+	b = append(b, "00-"...)
+	b = hex.AppendEncode(b, tid[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, sid[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, []byte{byte(sc.TraceFlags())})
+	return string(b)
+}
+
+// parseTraceparent decodes a W3C traceparent into a remote span context; the zero value when
+// it is absent or malformed (the op is then simply not traced on this node).
+func parseTraceparent(tp string) trace.SpanContext {
+	var sc trace.SpanContext
+	if len(tp) != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' || tp[:2] == "ff" {
+		return sc
+	}
+	var tid trace.TraceID
+	var sid trace.SpanID
+	var flags [1]byte
+	if _, err := hex.Decode(tid[:], []byte(tp[3:35])); err != nil {
+		return sc
+	}
+	if _, err := hex.Decode(sid[:], []byte(tp[36:52])); err != nil {
+		return sc
+	}
+	if _, err := hex.Decode(flags[:], []byte(tp[53:55])); err != nil {
+		return sc
+	}
+	return trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: tid, SpanID: sid, TraceFlags: trace.TraceFlags(flags[0]), Remote: true,
+	})
 }
 
 type submitWire struct {
@@ -84,9 +131,10 @@ type joinWire struct {
 }
 
 type submitResultWire struct {
-	Rev       int64           `json:"r"`
-	Op        json.RawMessage `json:"o,omitempty"`
-	Duplicate bool            `json:"d,omitempty"`
+	Rev        int64           `json:"r"`
+	Op         json.RawMessage `json:"o,omitempty"`
+	Duplicate  bool            `json:"d,omitempty"`
+	Transforms int             `json:"t,omitempty"`
 }
 
 type readWire struct {

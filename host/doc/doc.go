@@ -22,6 +22,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/opstream/opstream/host/telemetry"
 	"github.com/opstream/opstream/pluginsdk/storage"
 	"github.com/opstream/opstream/protocol"
 )
@@ -103,6 +106,9 @@ type pendingOp struct {
 	entry  opEntry
 	author string // peer id, "" for HTTP
 	reply  func(SubmitResult, error)
+	start  time.Time  // when the op reached the actor (apply latency)
+	span   trace.Span // opstream.store.append, ended when the op is durable
+	rebase int        // concurrent ops the op was rebased over
 }
 
 // waiter is released when the document is durable up to rev.
@@ -152,6 +158,7 @@ const (
 	reqAwareness
 	reqRead
 	reqEvict
+	reqDiag
 )
 
 type request struct {
@@ -168,6 +175,8 @@ type request struct {
 	onSubmit  func(SubmitResult, error)
 	onRead    func(ReadResult, error)
 	onLeave   func()
+	onDiag    func(Diag)
+	limit     int
 	createNew bool
 	evictErr  *protocol.Error
 }
@@ -177,7 +186,7 @@ func (r *request) clone() *request {
 	return &request{
 		kind: r.kind, peer: r.peer, peerID: r.peerID, docType: r.docType, knownRev: r.knownRev,
 		submit: r.submit, state: r.state, onJoin: r.onJoin, onSubmit: r.onSubmit, onRead: r.onRead,
-		onLeave: r.onLeave, createNew: r.createNew, evictErr: r.evictErr,
+		onLeave: r.onLeave, onDiag: r.onDiag, limit: r.limit, createNew: r.createNew, evictErr: r.evictErr,
 	}
 }
 
@@ -191,6 +200,8 @@ func (r *request) fail(err error) {
 		r.onRead(ReadResult{}, err)
 	case r.onLeave != nil:
 		r.onLeave()
+	case r.onDiag != nil:
+		r.onDiag(Diag{})
 	}
 }
 
@@ -219,6 +230,10 @@ type SubmitRequest struct {
 	Seq          uint64
 	// Author is the submitting peer's id ("" for HTTP); its op is not echoed back to it.
 	Author string
+	// SpanContext is the submitter's opstream.session.apply_op span (possibly on another
+	// node); the actor's engine and store spans are its children. The zero value (tracing off)
+	// starts no spans and costs nothing.
+	SpanContext trace.SpanContext
 }
 
 // SubmitResult is the outcome of an accepted op, sent once it is durable.
@@ -226,6 +241,8 @@ type SubmitResult struct {
 	Revision  int64
 	Op        json.RawMessage
 	Duplicate bool
+	// Transforms is how many concurrent ops the op was rebased over (for its span).
+	Transforms int
 }
 
 // ReadResult is a document's durable state.
@@ -524,6 +541,8 @@ func (d *Doc) handle(ctx context.Context, r *request) {
 	case reqEvict:
 		d.log.Warn("document evicted", "reason", r.evictErr.Message)
 		d.failAll(r.evictErr)
+	case reqDiag:
+		r.onDiag(d.diag(r.limit))
 	}
 }
 
@@ -563,6 +582,7 @@ func (d *Doc) handleJoin(ctx context.Context, r *request) {
 	// A rejoin over the same connection replaces the membership.
 	pe := &peerEntry{peer: r.peer, joinedRev: d.rev}
 	d.peers[r.peerID] = pe
+	d.reg.cfg.Metrics.PeersPerDoc(ctx, len(d.peers))
 	res := JoinResult{DocType: d.docType, Revision: d.rev}
 	known := r.knownRev
 	switch {
@@ -668,6 +688,16 @@ func (d *Doc) opsRange(ctx context.Context, from, to int64) ([]opEntry, error) {
 
 func (d *Doc) handleSubmit(ctx context.Context, r *request) {
 	s := r.submit
+	start := time.Now()
+	// Spans are children of the submitter's apply_op span; with tracing off (or no span
+	// context) tctx is ctx and every span below is a no-op that costs a branch.
+	tctx := ctx
+	tracer := d.reg.cfg.Tracer
+	if s.SpanContext.IsValid() && tracer.Enabled() {
+		tctx = trace.ContextWithSpanContext(ctx, s.SpanContext)
+	} else {
+		tracer = nil
+	}
 	if err := d.ensureType(ctx, s.DocType); err != nil {
 		r.onSubmit(SubmitResult{}, err)
 		return
@@ -682,32 +712,52 @@ func (d *Doc) handleSubmit(ctx context.Context, r *request) {
 	}
 	var concurrent [][]byte
 	if s.BaseRevision < d.rev {
+		// The engine rebases and applies in one guest call; this span covers the host's part
+		// of the rebase: gathering the concurrent ops (from memory, or storage when older).
+		_, tspan := tracer.Start(tctx, telemetry.SpanEngineTransform)
 		ops, err := d.opsRange(ctx, s.BaseRevision+1, d.rev)
 		if err != nil {
+			telemetry.SetStatus(tspan, string(protocol.CodeUnavailable), err)
+			tspan.End()
 			r.onSubmit(SubmitResult{}, protocol.Errorf(protocol.CodeUnavailable, "ops since revision %d cannot be read now", s.BaseRevision))
-			d.log.Warn("read ops for rebase", "err", err)
+			d.log.WarnContext(tctx, "read ops for rebase", "err", err)
 			return
 		}
 		concurrent = make([][]byte, len(ops))
 		for i, e := range ops {
 			concurrent[i] = e.data
 		}
+		telemetry.SetEngine(tspan, d.docType)
+		telemetry.SetTransforms(tspan, len(concurrent))
+		tspan.End()
 	}
+	_, aspan := tracer.Start(tctx, telemetry.SpanEngineApply)
 	applied, err := d.state.Apply(ctx, s.Op, concurrent, 0)
+	telemetry.SetEngine(aspan, d.docType)
 	if err != nil {
 		var perr *protocol.Error
+		spanErr := error(nil) // a refusal's message may quote the op: record only the code
 		if !errors.As(err, &perr) {
 			perr = protocol.Errorf(protocol.CodeUnavailable, "the document engine failed on this op; the document reloads, retry")
+			spanErr = err
 		}
+		telemetry.SetStatus(aspan, string(perr.Code), spanErr)
+		aspan.End()
 		r.onSubmit(SubmitResult{}, perr)
 		d.resetOnEngineError(err)
 		return
 	}
+	if len(concurrent) > 0 {
+		telemetry.SetTransforms(aspan, len(concurrent))
+	}
+	aspan.End()
+	d.reg.cfg.Metrics.TransformsPerOp(ctx, len(concurrent))
 	d.rev++
 	d.exists = true
 	e := opEntry{rev: d.rev, clientID: s.ClientID, seq: s.Seq, data: applied}
 	d.remember(e)
-	d.pending = append(d.pending, pendingOp{entry: e, author: s.Author, reply: r.onSubmit})
+	_, sspan := tracer.Start(tctx, telemetry.SpanStoreAppend)
+	d.pending = append(d.pending, pendingOp{entry: e, author: s.Author, reply: r.onSubmit, start: start, span: sspan, rebase: len(concurrent)})
 	d.unsent = append(d.unsent, storage.Op{Revision: e.rev, ClientID: e.clientID, Seq: e.seq, Data: e.data, UnixMillis: d.reg.now().UnixMilli()})
 	d.flush()
 }
@@ -766,15 +816,27 @@ func (d *Doc) onCommit(ctx context.Context, c commitResult) {
 		d.failAll(protocol.Errorf(protocol.CodeUnavailable, "storage failed; the op was not applied, resubmit it"))
 		return
 	}
+	from := d.durable + 1
+	met := d.reg.cfg.Metrics
 	for len(d.pending) > 0 && d.pending[0].entry.rev <= c.upTo {
 		p := d.pending[0]
 		d.pending = d.pending[1:]
 		d.releaseWaiters(p.entry.rev - 1)
 		d.durable = p.entry.rev
+		if p.span != nil {
+			p.span.End()
+		}
 		if p.reply != nil {
-			p.reply(SubmitResult{Revision: p.entry.rev, Op: p.entry.data}, nil)
+			p.reply(SubmitResult{Revision: p.entry.rev, Op: p.entry.data, Transforms: p.rebase}, nil)
+			met.OpProcessed(ctx, d.docType)
+			if !p.start.IsZero() {
+				met.ApplyLatency(ctx, d.docType, time.Since(p.start))
+			}
 		}
 		d.broadcastOp(p.entry, p.author)
+	}
+	if c.upTo >= from && d.reg.cfg.Hooks.Changed != nil {
+		d.reg.cfg.Hooks.Changed(d.key, from, c.upTo)
 	}
 	d.durable = c.upTo
 	d.releaseWaiters(d.durable)
@@ -803,8 +865,10 @@ func (d *Doc) releaseWaiters(upTo int64) {
 // broadcastOp sends an op to every ready peer but its author.
 func (d *Doc) broadcastOp(e opEntry, author string) {
 	if len(d.peers) == 0 || (len(d.peers) == 1 && d.peers[author] != nil) {
+		d.reg.cfg.Metrics.FanOut(context.Background(), 0)
 		return
 	}
+	sent := 0
 	msg := make([]byte, 0, 96+len(e.data)+len(d.idPart)+len(e.clientID))
 	msg = append(msg, `{"type":"op","doc":`...)
 	msg = append(msg, d.idPart...)
@@ -823,8 +887,11 @@ func (d *Doc) broadcastOp(e opEntry, author string) {
 		}
 		if !p.peer.Send(msg) {
 			d.dropPeer(id, protocol.Errorf(protocol.CodeSlowConsumer, "peer cannot keep up; rejoin with your revision to catch up"))
+			continue
 		}
+		sent++
 	}
+	d.reg.cfg.Metrics.FanOut(context.Background(), sent)
 }
 
 func (d *Doc) dropPeer(id string, err *protocol.Error) {
@@ -844,6 +911,13 @@ func (d *Doc) removePeer(id string, _ bool) {
 	delete(d.peers, id)
 	msg := d.peerMessage(`{"type":"peerLeft","doc":`, id, nil)
 	d.sendAll(msg, "")
+	d.reg.cfg.Metrics.PeersPerDoc(context.Background(), len(d.peers))
+	if len(d.peers) == 0 && d.reg.cfg.Hooks.LastPeerLeft != nil {
+		// The event names the snapshot of the document as it emptied: take it now (written
+		// once durable), so a receiver reading the snapshot sees that revision.
+		d.maybeSnapshot(context.Background(), true)
+		d.reg.cfg.Hooks.LastPeerLeft(d.key, d.rev)
+	}
 }
 
 func (d *Doc) peerMessage(prefix, peer string, state json.RawMessage) []byte {
@@ -989,6 +1063,10 @@ func (d *Doc) shutdown() {
 func (d *Doc) failAll(err *protocol.Error) {
 	d.broken = true
 	for _, p := range d.pending {
+		if p.span != nil {
+			telemetry.SetStatus(p.span, string(err.Code), nil)
+			p.span.End()
+		}
 		if p.reply != nil {
 			p.reply(SubmitResult{}, err)
 		}

@@ -3,6 +3,10 @@ package doc
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
 
 	"github.com/opstream/opstream/pluginsdk/storage"
 	"github.com/opstream/opstream/protocol"
@@ -69,4 +73,96 @@ func (r *Registry) IsLoaded(key storage.DocKey) bool {
 	defer r.mu.Unlock()
 	_, ok := r.docs[key]
 	return ok
+}
+
+// Diag is what a loaded document's actor reports about itself (the management API's diag).
+type Diag struct {
+	// Loaded is false when the document had no actor on this node (the other fields are zero).
+	Loaded   bool
+	DocType  string
+	Revision int64
+	// Durable is the last revision the storage provider acknowledged.
+	Durable int64
+	// Pending counts ops applied in memory and not durable yet.
+	Pending int
+	Peers   []string
+	// SnapshotRevision is the revision of the latest snapshot taken (0 when none);
+	// SnapshotAt when it was taken, or when the document loaded if none was taken since.
+	SnapshotRevision int64
+	SnapshotAt       time.Time
+	// Ops are the last ops kept in memory, oldest first, at most the limit asked for.
+	Ops []protocol.LogOp
+}
+
+// Diag asks a loaded document for its state, with at most lastOps of its recent ops. It does
+// not load a document that is not loaded: then it returns Diag{Loaded: false}.
+func (r *Registry) Diag(ctx context.Context, key storage.DocKey, lastOps int) (Diag, error) {
+	r.mu.Lock()
+	d, ok := r.docs[key]
+	r.mu.Unlock()
+	if !ok {
+		return Diag{}, nil
+	}
+	ch := make(chan Diag, 1)
+	if err := d.send(ctx, &request{kind: reqDiag, limit: lastOps, onDiag: func(g Diag) { ch <- g }}); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return Diag{}, nil
+		}
+		return Diag{}, fmt.Errorf("diag %s: %w", key, err)
+	}
+	select {
+	case g := <-ch:
+		return g, nil
+	case <-ctx.Done():
+		return Diag{}, fmt.Errorf("diag %s: %w", key, ctx.Err())
+	}
+}
+
+// diag runs on the actor.
+func (d *Doc) diag(lastOps int) Diag {
+	g := Diag{Loaded: true, DocType: d.docType, Revision: d.rev, Durable: d.durable, Pending: len(d.pending),
+		SnapshotRevision: d.snapRev, SnapshotAt: d.snapAt, Peers: make([]string, 0, len(d.peers))}
+	for id := range d.peers {
+		g.Peers = append(g.Peers, id)
+	}
+	sort.Strings(g.Peers)
+	if lastOps > 0 {
+		from := max(0, len(d.recent)-lastOps)
+		for _, e := range d.recent[from:] {
+			g.Ops = append(g.Ops, protocol.LogOp{Revision: e.rev, Op: e.data, ClientID: e.clientID, Seq: e.seq})
+		}
+	}
+	return g
+}
+
+// EvictWait evicts a loaded document like Evict and waits until its actor has stopped, so
+// that what follows (deleting it from storage) does not race its last writes. It returns the
+// number of peers that were connected and nil when the document was not loaded.
+func (r *Registry) EvictWait(ctx context.Context, key storage.DocKey, err *protocol.Error) (int, error) {
+	r.mu.Lock()
+	d, ok := r.docs[key]
+	r.mu.Unlock()
+	if !ok {
+		return 0, nil
+	}
+	peers := 0
+	ch := make(chan Diag, 1)
+	if serr := d.send(ctx, &request{kind: reqDiag, onDiag: func(g Diag) { ch <- g }}); serr == nil {
+		select {
+		case g := <-ch:
+			peers = len(g.Peers)
+		case <-ctx.Done():
+			return 0, fmt.Errorf("evict %s: %w", key, ctx.Err())
+		}
+	}
+	if serr := d.send(ctx, &request{kind: reqEvict, evictErr: err}); serr != nil && !errors.Is(serr, ErrClosed) {
+		return peers, fmt.Errorf("evict %s: %w", key, serr)
+	}
+	select {
+	case <-d.done:
+		r.snapshots.drop(key)
+		return peers, nil
+	case <-ctx.Done():
+		return peers, fmt.Errorf("evict %s: wait for the document to stop: %w", key, ctx.Err())
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opstream/opstream/host/telemetry"
 	"github.com/opstream/opstream/pluginsdk/storage"
 )
 
@@ -54,6 +55,23 @@ type Config struct {
 	OnFenced func(key storage.DocKey)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Tracer starts the engine and store spans of submitted ops (children of the span context
+	// a SubmitRequest carries); nil means no spans.
+	Tracer *telemetry.Tracer
+	// Metrics receives the documents' measurements; nil means none.
+	Metrics *telemetry.Metrics
+	// Hooks report document events (webhooks); nil funcs are skipped.
+	Hooks Hooks
+}
+
+// Hooks report document events. They run on the document's actor goroutine, so they must not
+// block (webhook.Dispatcher's methods never do).
+type Hooks struct {
+	// Changed: revisions from..to (both included) became durable.
+	Changed func(key storage.DocKey, from, to int64)
+	// LastPeerLeft: the document's last peer left; snapshotRevision is the revision of the
+	// snapshot taken as it emptied (its revision then).
+	LastPeerLeft func(key storage.DocKey, snapshotRevision int64)
 }
 
 func (c Config) withDefaults() Config {
@@ -255,6 +273,22 @@ func (w *snapshotWriter) put(key storage.DocKey, s storage.Snapshot) {
 	select {
 	case w.wake <- struct{}{}:
 	default:
+	}
+}
+
+// drop forgets the pending snapshot of key (a deleted document).
+func (w *snapshotWriter) drop(key storage.DocKey) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.pending[key]; !ok {
+		return
+	}
+	delete(w.pending, key)
+	for i, k := range w.order {
+		if k == key {
+			w.order = append(w.order[:i], w.order[i+1:]...)
+			break
+		}
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package httpapi holds OpStream's HTTP routes: the REST API under /v1/docs, the WebSocket
-// endpoint /v1/ws and the health probes. Handlers return errors; one adapter (writeError) turns
+// endpoint /v1/ws, the health probes, GET /metrics and the management API under /v1/admin
+// (admin.go). Handlers return errors; one adapter (writeError) turns
 // them into a status code and {"error":{"code","message"}}.
 package httpapi
 
@@ -18,10 +19,13 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/opstream/opstream/host/auth"
+	"github.com/opstream/opstream/host/demo"
 	"github.com/opstream/opstream/host/doc"
 	"github.com/opstream/opstream/host/session"
+	"github.com/opstream/opstream/host/telemetry"
 	"github.com/opstream/opstream/pluginsdk/storage"
 	"github.com/opstream/opstream/protocol"
 )
@@ -44,6 +48,20 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Health reports every check for GET /health; nil serves only the probes.
 	Health func(ctx context.Context) HealthReport
+	// Metrics, when set, serves GET /metrics (Prometheus text).
+	Metrics http.Handler
+	// Demo serves the demo page at / and its assets under /demo/ (package host/demo).
+	Demo bool
+	// Tracer starts the opstream.session.apply_op span of ops posted over HTTP; nil means none.
+	Tracer *telemetry.Tracer
+	// Propagator reads a request's traceparent, so its op joins the caller's trace and its
+	// logs carry the caller's trace id; nil means none.
+	Propagator propagation.TextMapPropagator
+	// Telemetry counts refused ops; nil means none.
+	Telemetry *telemetry.Metrics
+	// Admin serves the management API under /v1/admin; nil answers every request there with
+	// Forbidden.
+	Admin Admin
 }
 
 // HealthReport is GET /health: every check with its details, and what an operator should fix.
@@ -77,7 +95,11 @@ type API struct {
 	stop     context.CancelFunc
 	sessions sync.WaitGroup
 	nextPeer atomic.Uint64
+	conns    atomic.Int64
 }
+
+// Connections returns the number of open WebSocket connections.
+func (a *API) Connections() int64 { return a.conns.Load() }
 
 // New returns the API. ready reports whether the server can take ops (storage reachable).
 // nodeID prefixes peer ids.
@@ -103,6 +125,16 @@ func (a *API) Handler() http.Handler {
 	r.Get("/v1/docs/{id}", a.handle(a.getDoc))
 	r.Get("/v1/docs/{id}/ops", a.handle(a.getOps))
 	r.Post("/v1/docs/{id}/ops", a.handle(a.postOp))
+	if a.cfg.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", a.cfg.Metrics)
+	}
+	if a.cfg.Demo {
+		r.Method(http.MethodGet, "/", demo.Handler())
+		r.Method(http.MethodGet, demo.Prefix+"*", demo.Handler())
+	}
+	r.Get("/v1/admin/docs", a.handle(a.adminList))
+	r.Get("/v1/admin/docs/{id}/diag", a.handle(a.adminDiag))
+	r.Delete("/v1/admin/docs/{id}", a.handle(a.adminDelete))
 	r.NotFound(a.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return protocol.Errorf(protocol.CodeNotFound, "no route %s %s", r.Method, r.URL.Path)
 	}))
@@ -342,29 +374,50 @@ func (a *API) postOp(w http.ResponseWriter, r *http.Request) error {
 	if err := protocol.ValidateSubmit(req.BaseRevision, req.Op, req.ClientID, req.Seq, lim); err != nil {
 		return err
 	}
-	key, err := a.authorize(r, id, auth.ActionWrite, auth.Write)
-	if err != nil {
+	ctx := r.Context()
+	if a.cfg.Propagator != nil {
+		ctx = a.cfg.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	ctx, span := a.cfg.Tracer.Start(ctx, telemetry.SpanApplyOp)
+	defer span.End()
+	telemetry.SetOpAttributes(span, id, "", len(req.Op), *req.BaseRevision)
+	telemetry.SetEngine(span, req.Type)
+	reject := func(err error) error {
+		code := protocol.CodeUnavailable
+		var perr *protocol.Error
+		if errors.As(err, &perr) {
+			code = perr.Code
+		}
+		telemetry.SetStatus(span, string(code), nil)
+		a.cfg.Telemetry.OpRejected(ctx, string(code))
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.RequestTimeout)
+	key, err := a.authorize(r, id, auth.ActionWrite, auth.Write)
+	if err != nil {
+		return reject(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
 	defer cancel()
 	type result struct {
 		res doc.SubmitResult
 		err error
 	}
 	ch := make(chan result, 1)
-	sreq := doc.SubmitRequest{DocType: req.Type, BaseRevision: *req.BaseRevision, Op: req.Op, ClientID: req.ClientID, Seq: req.Seq}
+	sreq := doc.SubmitRequest{DocType: req.Type, BaseRevision: *req.BaseRevision, Op: req.Op, ClientID: req.ClientID, Seq: req.Seq,
+		SpanContext: span.SpanContext()}
 	err = a.docs.Route(ctx, key, func(d doc.Handle) error {
 		return d.Submit(ctx, sreq, func(res doc.SubmitResult, err error) { ch <- result{res, err} })
 	})
 	if err != nil {
-		return err
+		return reject(err)
 	}
 	select {
 	case res := <-ch:
 		if res.err != nil {
-			return res.err
+			return reject(res.err)
 		}
+		telemetry.SetNewRevision(span, res.res.Revision)
+		telemetry.SetTransforms(span, res.res.Transforms)
 		out := map[string]any{"revision": res.res.Revision, "op": res.res.Op}
 		if res.res.Duplicate {
 			out["duplicate"] = true
@@ -372,7 +425,7 @@ func (a *API) postOp(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return reject(ctx.Err())
 	}
 }
 
@@ -391,6 +444,9 @@ func (a *API) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	a.sessions.Add(1)
 	defer a.sessions.Done()
+	a.conns.Add(1)
+	defer a.conns.Add(-1)
 	id := a.nodeID + "-" + strconv.FormatUint(a.nextPeer.Add(1), 36)
-	session.Serve(a.base, conn, id, creds, a.cfg.Session, session.Deps{Docs: a.docs, Checker: a.checker, Log: a.log})
+	session.Serve(a.base, conn, id, creds, a.cfg.Session, session.Deps{Docs: a.docs, Checker: a.checker, Log: a.log,
+		Tracer: a.cfg.Tracer, Metrics: a.cfg.Telemetry})
 }

@@ -123,6 +123,9 @@ func (a *Authorizer) Authorize(ctx context.Context, req Request) (Decision, erro
 		return deny, fmt.Errorf("authorize: authorizer %s: %w", a.mod.name, ErrClosed)
 	}
 	if in == nil || in.lost {
+		if in != nil {
+			a.mod.rt.metrics.PluginRestarted(ctx, a.mod.name)
+		}
 		in = nil
 		fresh, err := a.newInstance(ctx)
 		if err != nil {

@@ -122,6 +122,7 @@ func (e *Engine) ready(ctx context.Context, s *slot) (*instance, error) {
 	}
 	if s.inst != nil {
 		e.mod.rt.logger.Warn("replacing lost engine instance", "module", e.mod.name, "lostDocs", s.inst.docs)
+		e.mod.rt.metrics.PluginRestarted(ctx, e.mod.name)
 	}
 	s.inst = nil
 	s.docs.Store(0)

@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/opstream/opstream/host/telemetry"
 	"github.com/opstream/opstream/pluginsdk/wasm"
 )
 
@@ -66,6 +67,8 @@ type instance struct {
 	maxOutput int
 	lost      bool
 	docs      int // live documents (engines only)
+	metrics   *telemetry.Metrics
+	plugin    string // the module's name, the metrics' plugin label
 	// bufPtr and bufSize are the last input buffer the guest handed out: the ABI keeps it
 	// valid until the next opstream_buffer call, so inputs that fit reuse it without a call.
 	bufPtr, bufSize uint32
@@ -78,6 +81,8 @@ func newInstance(ctx context.Context, m *Module, maxOutput int) (*instance, erro
 		stdout:    newLogWriter(logger, "stdout", m.rt.maxLogBytes),
 		stderr:    newLogWriter(logger, "stderr", m.rt.maxLogBytes),
 		maxOutput: maxOutput,
+		metrics:   m.rt.metrics,
+		plugin:    m.name,
 	}
 	cfg := wazero.NewModuleConfig().WithName("").WithStdout(in.stdout).WithStderr(in.stderr)
 	if m.hasInit {
@@ -201,7 +206,9 @@ func (in *instance) writeFrames(ctx context.Context, first []byte, rest [][]byte
 func (in *instance) call(ctx context.Context, f fn, params ...uint64) ([]byte, error) {
 	s := in.stack[:max(len(params), 1)]
 	copy(s, params)
-	if err := in.fns[f].CallWithStack(ctx, s); err != nil {
+	err := in.fns[f].CallWithStack(ctx, s)
+	in.metrics.WasmCall(ctx, in.plugin, err != nil)
+	if err != nil {
 		return nil, in.fail(ctx, f, err)
 	}
 	packed := s[0]
@@ -237,7 +244,9 @@ func (in *instance) call(ctx context.Context, f fn, params ...uint64) ([]byte, e
 func (in *instance) callVoid(ctx context.Context, f fn, params ...uint64) error {
 	s := in.stack[:max(len(params), 1)]
 	copy(s, params)
-	if err := in.fns[f].CallWithStack(ctx, s); err != nil {
+	err := in.fns[f].CallWithStack(ctx, s)
+	in.metrics.WasmCall(ctx, in.plugin, err != nil)
+	if err != nil {
 		return in.fail(ctx, f, err)
 	}
 	return nil

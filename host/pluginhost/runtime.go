@@ -8,6 +8,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/opstream/opstream/host/telemetry"
 )
 
 // Defaults applied by NewRuntime.
@@ -43,6 +45,9 @@ type RuntimeConfig struct {
 	Trusted bool
 	// Logger receives module output and pool events. Nil means slog.Default().
 	Logger *slog.Logger
+	// Metrics counts calls and traps per module (plugin label: the module's name) and
+	// instances replaced after a trap; nil means none.
+	Metrics *telemetry.Metrics
 }
 
 // Runtime is the one wazero runtime of a server: it owns the compiled modules and every
@@ -58,6 +63,7 @@ type Runtime struct {
 	logger      *slog.Logger
 	maxLogBytes int
 	wasiFuncs   map[string]bool
+	metrics     *telemetry.Metrics
 
 	mu     sync.Mutex
 	closed bool
@@ -109,6 +115,7 @@ func NewRuntime(ctx context.Context, cfg RuntimeConfig) (*Runtime, error) {
 		logger:      cfg.Logger.With("component", "pluginhost"),
 		maxLogBytes: cfg.MaxLogBytes,
 		wasiFuncs:   wasi,
+		metrics:     cfg.Metrics,
 	}, nil
 }
 

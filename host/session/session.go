@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/opstream/opstream/host/auth"
 	"github.com/opstream/opstream/host/doc"
+	"github.com/opstream/opstream/host/telemetry"
 	"github.com/opstream/opstream/pluginsdk/storage"
 	"github.com/opstream/opstream/protocol"
 )
@@ -75,6 +77,10 @@ type Deps struct {
 	Docs    doc.Router
 	Checker *auth.Checker
 	Log     *slog.Logger
+	// Tracer starts each submitted op's opstream.session.apply_op span; nil means none.
+	Tracer *telemetry.Tracer
+	// Metrics counts refused ops; nil means none.
+	Metrics *telemetry.Metrics
 }
 
 // Session is one connection.
@@ -288,15 +294,21 @@ func (s *Session) forget(mb *member) {
 }
 
 // memberFor returns the membership for a document, re-checking its authorization when the
-// cached decision lapsed.
+// cached decision lapsed. When it refuses, it has told the client and returns nil.
 func (s *Session) memberFor(ctx context.Context, ref uint64, docID, action string, need auth.Access) *member {
+	mb, _ := s.memberOrRefusal(ctx, ref, docID, action, need)
+	return mb
+}
+
+// memberOrRefusal is memberFor that also returns the code it refused with.
+func (s *Session) memberOrRefusal(ctx context.Context, ref uint64, docID, action string, need auth.Access) (*member, protocol.Code) {
 	s.mu.Lock()
 	mb, ok := s.members[docID]
 	creds := s.creds
 	s.mu.Unlock()
 	if !ok || mb.d == nil {
 		s.sendError(ref, docID, protocol.Errorf(protocol.CodeNotJoined, "join %q first", docID), false)
-		return nil
+		return nil, protocol.CodeNotJoined
 	}
 	now := s.deps.Checker.Now()
 	if !s.deps.Checker.Valid(mb.dec, mb.decided, now) {
@@ -306,14 +318,14 @@ func (s *Session) memberFor(ctx context.Context, ref uint64, docID, action strin
 		s.mu.Unlock()
 		if dec.Access < auth.Read {
 			s.revoke(ctx, mb, dec)
-			return nil
+			return nil, protocol.CodeForbidden
 		}
 	}
 	if mb.access < need {
 		s.sendError(ref, docID, protocol.Errorf(protocol.CodeForbidden, "%s access to %q is not granted (you have %s)", need, docID, mb.access), false)
-		return nil
+		return nil, protocol.CodeForbidden
 	}
-	return mb
+	return mb, ""
 }
 
 // revoke drops a membership whose access was withdrawn.
@@ -324,26 +336,50 @@ func (s *Session) revoke(ctx context.Context, mb *member, dec auth.Decision) {
 }
 
 func (s *Session) submit(ctx context.Context, m *protocol.Message) {
-	mb := s.memberFor(ctx, m.Ref, m.Doc, auth.ActionWrite, auth.Write)
+	// One opstream.session.apply_op span per op, from arrival to the ack or the refusal; with
+	// tracing off ctx is unchanged and span a no-op.
+	ctx, span := s.deps.Tracer.Start(ctx, telemetry.SpanApplyOp)
+	telemetry.SetOpAttributes(span, m.Doc, s.id, len(m.Op), *m.BaseRevision)
+	mb, code := s.memberOrRefusal(ctx, m.Ref, m.Doc, auth.ActionWrite, auth.Write)
 	if mb == nil {
+		s.rejected(ctx, span, code)
 		return
 	}
 	if !s.limit.allow(time.Now()) {
 		s.sendError(m.Ref, m.Doc, protocol.Errorf(protocol.CodeRateLimited, "over %.0f ops/s on this connection", s.cfg.OpsPerSecond), false)
+		s.rejected(ctx, span, protocol.CodeRateLimited)
 		return
 	}
+	if mb.docType != "" {
+		telemetry.SetEngine(span, mb.docType)
+	}
 	ref, docID, clientID, seq := m.Ref, m.Doc, m.ClientID, m.Seq
-	req := doc.SubmitRequest{DocType: mb.docType, BaseRevision: *m.BaseRevision, Op: m.Op, ClientID: m.ClientID, Seq: m.Seq, Author: s.id}
+	req := doc.SubmitRequest{DocType: mb.docType, BaseRevision: *m.BaseRevision, Op: m.Op, ClientID: m.ClientID, Seq: m.Seq, Author: s.id,
+		SpanContext: span.SpanContext()}
 	err := mb.d.Submit(ctx, req, func(res doc.SubmitResult, err error) {
 		if err != nil {
-			s.sendError(ref, docID, protocol.AsError(err), false)
+			perr := protocol.AsError(err)
+			s.sendError(ref, docID, perr, false)
+			s.rejected(ctx, span, perr.Code)
 			return
 		}
 		s.out.push(ackMessage(ref, docID, res.Revision, clientID, seq, res.Duplicate))
+		telemetry.SetNewRevision(span, res.Revision)
+		telemetry.SetTransforms(span, res.Transforms)
+		span.End()
 	})
 	if err != nil {
-		s.sendError(ref, docID, asProtocolError(err), false)
+		perr := asProtocolError(err)
+		s.sendError(ref, docID, perr, false)
+		s.rejected(ctx, span, perr.Code)
 	}
+}
+
+// rejected ends a refused op's span and counts the refusal.
+func (s *Session) rejected(ctx context.Context, span trace.Span, code protocol.Code) {
+	telemetry.SetStatus(span, string(code), nil)
+	span.End()
+	s.deps.Metrics.OpRejected(ctx, string(code))
 }
 
 func ackMessage(ref uint64, docID string, rev int64, clientID string, seq uint64, dup bool) []byte {

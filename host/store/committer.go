@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opstream/opstream/host/telemetry"
 	"github.com/opstream/opstream/pluginsdk/storage"
 )
 
@@ -26,6 +27,8 @@ type CommitterConfig struct {
 	MaxBatchBytes int
 	// Timeout bounds one provider call; zero means 10s.
 	Timeout time.Duration
+	// Metrics receives each provider call's latency; nil means none.
+	Metrics *telemetry.Metrics
 }
 
 type job struct {
@@ -155,7 +158,9 @@ func (c *Committer) run() {
 
 func (c *Committer) commit(appends []storage.Append, groups [][]job) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+	start := time.Now()
 	resp, err := c.p.Append(ctx, &storage.AppendRequest{Appends: appends})
+	c.cfg.Metrics.StoreAppend(ctx, time.Since(start), err)
 	cancel()
 	if err == nil && len(resp.Results) != len(appends) {
 		err = fmt.Errorf("provider answered %d results for %d appends", len(resp.Results), len(appends))

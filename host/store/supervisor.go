@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/opstream/opstream/host/telemetry"
 	"github.com/opstream/opstream/pluginsdk/storage"
 )
 
@@ -28,6 +29,9 @@ type SupervisorConfig struct {
 	Logger *slog.Logger
 	// MinBackoff and MaxBackoff bound the wait between restarts; zero means 100ms and 10s.
 	MinBackoff, MaxBackoff time.Duration
+	// Metrics counts restarts (plugin label Name) and times reads (ReadOps, Load); nil means
+	// none. Appends are timed by the Committer.
+	Metrics *telemetry.Metrics
 }
 
 // Supervisor runs a storage provider subprocess and restarts it with backoff when it dies. While
@@ -123,6 +127,7 @@ func (s *Supervisor) watch() {
 		s.cur = c
 		s.restarts++
 		s.mu.Unlock()
+		s.cfg.Metrics.PluginRestarted(context.Background(), s.cfg.Name)
 		s.log.Info("storage provider restarted")
 	}
 }
@@ -161,18 +166,31 @@ func (s *Supervisor) Append(ctx context.Context, req *storage.AppendRequest) (*s
 func (s *Supervisor) ReadOps(ctx context.Context, req *storage.ReadOpsRequest) (*storage.ReadOpsResponse, error) {
 	c, err := s.client()
 	if err != nil {
+		s.cfg.Metrics.StoreRead(ctx, 0, err)
 		return nil, err
 	}
-	return c.ReadOps(ctx, req)
+	start := time.Now()
+	resp, err := c.ReadOps(ctx, req)
+	s.cfg.Metrics.StoreRead(ctx, time.Since(start), err)
+	return resp, err
 }
 
 // Load implements storage.Provider.
 func (s *Supervisor) Load(ctx context.Context, doc storage.DocKey) (*storage.LoadResponse, error) {
 	c, err := s.client()
 	if err != nil {
+		s.cfg.Metrics.StoreRead(ctx, 0, err)
 		return nil, err
 	}
-	return c.Load(ctx, doc)
+	start := time.Now()
+	resp, err := c.Load(ctx, doc)
+	// A document that does not exist is an answer, not a failed read.
+	rerr := err
+	if errors.Is(err, storage.ErrNotFound) {
+		rerr = nil
+	}
+	s.cfg.Metrics.StoreRead(ctx, time.Since(start), rerr)
+	return resp, err
 }
 
 // PutSnapshot implements storage.Provider.

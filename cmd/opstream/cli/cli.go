@@ -17,6 +17,7 @@ import (
 
 	"github.com/opstream/opstream/cmd/opstream/bench"
 	"github.com/opstream/opstream/host"
+	"github.com/opstream/opstream/host/telemetry"
 	"github.com/opstream/opstream/plugins/storage/memory"
 	"github.com/opstream/opstream/plugins/storage/postgres"
 	"github.com/opstream/opstream/plugins/storage/redis"
@@ -33,6 +34,7 @@ Usage:
   opstream export [flags]     write documents (snapshots and op logs) from a provider as JSON lines
   opstream import [flags]     read such an export into a provider (resumable, verified)
   opstream dev cluster [flags] start redis-server and a local cluster of nodes to try multi-node
+  opstream admin docs ...     list, diagnose and delete documents over the management API
   opstream version            print the version
 
 `
@@ -59,6 +61,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = storagePlugin(args[1:])
 	case "dev":
 		err = Dev(ctx, args[1:], stdout, stderr)
+	case "admin":
+		err = Admin(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version())
 	case "help", "-h", "--help":
@@ -120,6 +124,7 @@ func Serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	snapInterval := fs.Duration("snapshot-interval", 0, "snapshot a changed document after this long (default 5m)")
 	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this address (debugging; keep private)")
 	idle := fs.Duration("idle-timeout", 0, "unload a document without peers after this long (default 5m)")
+	demo := fs.Bool("demo", false, "serve the collaborative editor demo at / (env OPSTREAM_DEMO)")
 	backplane := fs.String("backplane", "", "local (one node) or redis (a cluster; env OPSTREAM_BACKPLANE)")
 	backplaneAddr := fs.String("backplane-addr", "", "Redis backplane address (env OPSTREAM_BACKPLANE_ADDR)")
 	leaseTTL := fs.Duration("ownership-lease-ttl", 0, "document ownership lease TTL in a cluster (default 5s; env OPSTREAM_OWNERSHIP_LEASE_TTL)")
@@ -169,6 +174,9 @@ func Serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *idle > 0 {
 		cfg.Documents.IdleTimeout = *idle
 	}
+	if *demo {
+		cfg.Demo = true
+	}
 	log, err := newLogger(stderr, cfg.Log)
 	if err != nil {
 		return err
@@ -208,8 +216,9 @@ func newLogger(w io.Writer, cfg host.LogConfig) (*slog.Logger, error) {
 		}
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	// Records logged with a context that holds a span carry trace_id and span_id.
 	if strings.EqualFold(cfg.Format, "json") {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(w, opts))), nil
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	return slog.New(telemetry.NewLogHandler(slog.NewTextHandler(w, opts))), nil
 }
