@@ -658,3 +658,51 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// An administrative delete through a node that does not own the document evicts the peers on
+// the owner (they see why) and removes the document from the shared store.
+func TestClusterAdminDeleteReachesOwner(t *testing.T) {
+	const token = "cluster-admin-token-0123456789"
+	c := startCluster(t, 2, time.Second, "admin: {token: "+token+"}\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if code, _ := postOp(t, c.nodes[0], "doomed", 0, []any{"x"}, "c", 1); code != 200 {
+		t.Fatalf("create: %d", code)
+	}
+	if c.ownerOf("doomed") != 0 {
+		t.Fatalf("owner %d, want 0", c.ownerOf("doomed"))
+	}
+	conn, err := client.Dial(ctx, c.nodes[0].wsURL(), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	d, err := conn.Join(ctx, "doomed", "text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var del struct {
+		Deleted      bool `json:"deleted"`
+		EvictedPeers int  `json:"evictedPeers"`
+	}
+	if code := httpJSONAuth(t, "DELETE", c.nodes[1].url("/v1/admin/docs/doomed"), token, nil, &del); code != 200 || !del.Deleted {
+		t.Fatalf("DELETE through node 1: %d %+v", code, del)
+	}
+	if del.EvictedPeers != 1 {
+		t.Errorf("evicted %d peers on the owner, want 1", del.EvictedPeers)
+	}
+	select {
+	case <-d.Done():
+		if err := d.Err(); err == nil || !strings.Contains(err.Error(), "deleted by an administrator") {
+			t.Errorf("peer on the owner ended with %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the peer on the owner was not evicted")
+	}
+	if log := c.storeCheck("doomed"); len(log) != 0 {
+		t.Errorf("store still has %d ops", len(log))
+	}
+	if code, _ := getDoc(t, c.nodes[0], "doomed"); code != 404 {
+		t.Errorf("GET after delete on the owner: %d, want 404", code)
+	}
+}

@@ -119,7 +119,7 @@ func (s *Server) DiagDoc(ctx context.Context, key storage.DocKey, lastOps int) (
 	return out, nil
 }
 
-// DeleteDoc implements httpapi.Admin: the document's peers on this node are dropped with a
+// DeleteDoc implements httpapi.Admin: the document's peers (on its owner node, whichever it is) are dropped with a
 // NotFound error saying an administrator deleted it, its actor stops, then storage deletes it
 // and doc.deleted is raised.
 func (s *Server) DeleteDoc(ctx context.Context, key storage.DocKey) (httpapi.DeleteResult, error) {
@@ -144,7 +144,7 @@ func (s *Server) DeleteDoc(ctx context.Context, key storage.DocKey) (httpapi.Del
 		rev = max(rev, loaded.Info.Revision)
 	}
 	reason := protocol.Errorf(protocol.CodeNotFound, "document %q was deleted by an administrator", key.ID)
-	n, err := s.docs.EvictWait(ctx, key, reason)
+	n, err := s.router.EvictWait(ctx, key, reason)
 	if err != nil {
 		return out, err
 	}
@@ -152,8 +152,10 @@ func (s *Server) DeleteDoc(ctx context.Context, key storage.DocKey) (httpapi.Del
 		return out, fmt.Errorf("delete %s: %w", key, err)
 	}
 	// A peer that rejoined between the eviction and the delete loaded the old state: drop it
-	// again so it loads the (now empty) document.
-	s.docs.Evict(key, reason)
+	// again (wherever the document lives) so it loads the now empty document.
+	if _, err := s.router.EvictWait(ctx, key, reason); err != nil {
+		s.log.Warn("second eviction after delete", "doc", key.String(), "err", err)
+	}
 	s.hooks.Deleted(key.Tenant, key.ID, rev)
 	s.log.Info("document deleted by an administrator", "doc", key.String(), "revision", rev, "evictedPeers", n)
 	out.Deleted, out.Revision, out.EvictedPeers = true, rev, n

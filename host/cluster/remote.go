@@ -151,7 +151,7 @@ func (r *Router) deliver(m backplane.Message) {
 	for i := range b.Frames {
 		f := &b.Frames[i]
 		switch f.Kind {
-		case kJoin, kLeave, kSubmit, kAwareness, kRead:
+		case kJoin, kLeave, kSubmit, kAwareness, kRead, kEvict:
 			r.serve(b.From, f)
 		case kReply:
 			r.mu.Lock()
@@ -266,6 +266,21 @@ func (r *Router) serve(from string, f *frame) {
 		r.link(from).push(out)
 	}
 	switch f.Kind {
+	case kEvict:
+		// Waits for the actor to stop: off the subscriber goroutine.
+		perr := protocol.Errorf(protocol.CodeUnavailable, "document evicted by its owner")
+		if f.Err != nil {
+			perr = f.Err.err()
+		}
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			ectx, cancel := context.WithTimeout(r.ctx, r.cfg.ForwardTimeout)
+			defer cancel()
+			n, err := r.reg.EvictWait(ectx, key, perr)
+			reply(n, err)
+		}()
+		return
 	case kLeave:
 		r.mu.Lock()
 		delete(r.remotes, rk)

@@ -10,6 +10,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -615,6 +616,41 @@ func (r *Router) link(node string) *link {
 func (r *Router) observePublish(d time.Duration, err error) {
 	if r.hooks.Publish != nil {
 		r.hooks.Publish(d, err)
+	}
+}
+
+// EvictWait stops the document wherever it is loaded, dropping its peers with err (an
+// administrative delete): on this node, or on its owner through the backplane. It returns the
+// number of peers dropped on the owner.
+func (r *Router) EvictWait(ctx context.Context, key storage.DocKey, err *protocol.Error) (int, error) {
+	local, lerr := r.reg.EvictWait(ctx, key, err)
+	if lerr != nil {
+		return local, lerr
+	}
+	o, berr := r.bp.Lookup(ctx, key.String())
+	if berr != nil {
+		return local, fmt.Errorf("find the owner of %s: %w", key, berr)
+	}
+	if o.Node == "" || o.Node == r.self {
+		return local, nil
+	}
+	done := make(chan struct{})
+	var (
+		n    int
+		rerr error
+	)
+	h := &remoteHandle{r: r, key: key, node: o.Node}
+	h.request(frame{Kind: kEvict, Err: toWire(err)}, func(f *frame, ferr error) {
+		defer close(done)
+		if rerr = ferr; ferr == nil {
+			rerr = json.Unmarshal(f.Msg, &n)
+		}
+	})
+	select {
+	case <-done:
+		return local + n, rerr
+	case <-ctx.Done():
+		return local, fmt.Errorf("evict %s on its owner: %w", key, ctx.Err())
 	}
 }
 

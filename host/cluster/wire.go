@@ -23,6 +23,9 @@ const (
 	kReply   // the answer to request ID
 	kPeerMsg // Msg for the peers in Peers (an op, awareness, peerLeft)
 	kDropped // the owner dropped Peers[0] from the document with Err
+	// kEvict asks the owner to stop the document at once (administrative delete): its peers
+	// are dropped with Err; the reply's Msg is the number of peers dropped.
+	kEvict
 )
 
 // frame is one message between nodes. Frames to one node travel in batches, in order.
