@@ -29,6 +29,11 @@ type CommitterConfig struct {
 	Timeout time.Duration
 	// Metrics receives each provider call's latency; nil means none.
 	Metrics *telemetry.Metrics
+	// Linger bounds how long a call waits for more appends when fewer are queued than the last
+	// call carried: clients that wait for their ack resubmit together right after it, and one
+	// call for all of them costs one fsync instead of several. Zero means 400µs; negative
+	// turns lingering off.
+	Linger time.Duration
 }
 
 type job struct {
@@ -45,9 +50,14 @@ type Committer struct {
 	cfg CommitterConfig
 	log *slog.Logger
 
-	mu     sync.Mutex
-	queue  []job
-	closed bool
+	mu       sync.Mutex
+	queue    []job
+	queueOps int // ops in queue
+	closed   bool
+	// Run goroutine only: the writers (client ids) of the last two calls, and the last call's
+	// duration, for linger.
+	writers, prevWriters map[string]struct{}
+	lastTook             time.Duration
 	wake   chan struct{}
 	done   chan struct{}
 }
@@ -66,6 +76,9 @@ func NewCommitter(p Appender, cfg CommitterConfig, log *slog.Logger) *Committer 
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
+	if cfg.Linger == 0 {
+		cfg.Linger = 400 * time.Microsecond
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -83,6 +96,7 @@ func (c *Committer) Enqueue(a storage.Append, done func(storage.AppendResult)) {
 		return
 	}
 	c.queue = append(c.queue, job{a: a, done: done})
+	c.queueOps += len(a.Ops)
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -135,12 +149,58 @@ func (c *Committer) take() ([]storage.Append, [][]job) {
 		n++
 	}
 	c.queue = append(c.queue[:0:0], c.queue[n:]...)
+	c.queueOps -= ops
 	return appends, groups
+}
+
+// linger holds a batch back until every writer seen in the last two calls has an append
+// queued, or for at most half the last call's duration (capped by cfg.Linger). Clients that
+// wait for their ack before sending the next op fall into groups that alternate between calls;
+// waiting briefly merges them, and the wait is cheap next to the fsync it saves.
+func (c *Committer) linger() {
+	target := len(c.writers)
+	for w := range c.prevWriters {
+		if _, ok := c.writers[w]; !ok {
+			target++
+		}
+	}
+	if c.cfg.Linger < 0 || target < 2 {
+		return
+	}
+	wait := min(c.cfg.Linger, c.lastTook/2)
+	if wait <= 0 {
+		return
+	}
+	deadline := time.Now().Add(wait)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		c.mu.Lock()
+		enough := c.queueOps >= target || c.closed
+		c.mu.Unlock()
+		left := time.Until(deadline)
+		if enough || left <= 0 {
+			return
+		}
+		if timer == nil {
+			timer = time.NewTimer(left)
+		}
+		select {
+		case <-c.wake:
+		case <-timer.C:
+			return
+		}
+	}
 }
 
 func (c *Committer) run() {
 	defer close(c.done)
 	for {
+		c.linger()
 		appends, groups := c.take()
 		if appends == nil {
 			c.mu.Lock()
@@ -160,7 +220,15 @@ func (c *Committer) commit(appends []storage.Append, groups [][]job) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 	start := time.Now()
 	resp, err := c.p.Append(ctx, &storage.AppendRequest{Appends: appends})
-	c.cfg.Metrics.StoreAppend(ctx, time.Since(start), err)
+	took := time.Since(start)
+	c.cfg.Metrics.StoreAppend(ctx, took, err)
+	c.lastTook = took
+	c.prevWriters, c.writers = c.writers, make(map[string]struct{}, len(c.writers))
+	for _, a := range appends {
+		for _, op := range a.Ops {
+			c.writers[a.Doc.Tenant+"\x00"+a.Doc.ID+"\x00"+op.ClientID] = struct{}{}
+		}
+	}
 	cancel()
 	if err == nil && len(resp.Results) != len(appends) {
 		err = fmt.Errorf("provider answered %d results for %d appends", len(resp.Results), len(appends))
