@@ -58,8 +58,8 @@ type Committer struct {
 	// duration, for linger.
 	writers, prevWriters map[string]struct{}
 	lastTook             time.Duration
-	wake   chan struct{}
-	done   chan struct{}
+	wake                 chan struct{}
+	done                 chan struct{}
 }
 
 // ErrCommitterClosed fails appends enqueued after Close.
