@@ -15,6 +15,10 @@ import (
 // ErrUnreachable wraps every failure to reach the backplane: callers treat it as "retry later".
 var ErrUnreachable = errors.New("backplane unreachable")
 
+// ErrNoSubscriber is returned by Publish when the node is not listening (it is gone, or
+// between a lost connection and its resubscription): the message was dropped.
+var ErrNoSubscriber = errors.New("backplane: node not listening")
+
 // Owner is who holds a document's lease.
 type Owner struct {
 	// Node is the owning node's id; empty when nobody holds the lease.

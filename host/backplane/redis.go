@@ -287,8 +287,12 @@ func (r *Redis) Refresh(ctx context.Context, req RefreshRequest) (RefreshResult,
 
 // Publish implements Backplane.
 func (r *Redis) Publish(ctx context.Context, node string, payload []byte) error {
-	if err := r.rdb.Publish(ctx, r.channel(node), payload).Err(); err != nil {
+	n, err := r.rdb.Publish(ctx, r.channel(node), payload).Result()
+	if err != nil {
 		return unreachable("publish", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("publish to %s: %w", node, ErrNoSubscriber)
 	}
 	return nil
 }

@@ -3,10 +3,12 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 	"unsafe"
 
+	"github.com/opstream/opstream/host/backplane"
 	"github.com/opstream/opstream/host/telemetry"
 	"github.com/opstream/opstream/protocol"
 )
@@ -121,6 +123,11 @@ func (l *link) run(ctx context.Context) {
 			cancel()
 			l.r.observePublish(time.Since(start), err)
 			endSpans(frames, err)
+			if errors.Is(err, backplane.ErrNoSubscriber) {
+				// Nobody reads that node's channel: its requests fail now rather than at their
+				// timeout, and the owner is looked up again.
+				l.r.failPending(func(p *pendingReq) bool { return p.node == l.node })
+			}
 			if err != nil && ctx.Err() == nil {
 				// The receiver sees the gap in sequence numbers and resets; requests in the
 				// batch time out at their sender.
