@@ -55,27 +55,60 @@ func get(elem, key any) any {
 			}
 		}
 	case *List:
-		if k, ok := key.(int); ok && k < len(e.A) {
-			return e.A[k]
+		if k, ok := key.(int); ok && k < e.Len() {
+			return e.At(k)
 		}
 	}
 	return undef{}
 }
 
-func setAt(elem, key, v any) {
+// undoLog records how to take back each change an op made, so that a failing op leaves a live
+// document as it was without copying it first. nil records nothing.
+type undoLog []func()
+
+func (l *undoLog) add(f func()) {
+	if l != nil {
+		*l = append(*l, f)
+	}
+}
+
+// rollback takes back every change, newest first.
+func (l undoLog) rollback() {
+	for i := len(l) - 1; i >= 0; i-- {
+		l[i]()
+	}
+}
+
+func setAt(elem, key, v any, log *undoLog) {
 	switch e := elem.(type) {
 	case *Object:
 		k, ok := key.(string)
 		if !ok {
 			throw("object key must be a string")
 		}
+		if old, had := e.M[k]; had {
+			log.add(func() { e.M[k] = old })
+		} else {
+			log.add(func() { e.Delete(k) })
+		}
 		e.Set(k, v)
 	case *List:
 		k := key.(int)
-		for len(e.A) <= k {
-			e.A = append(e.A, nil)
+		n := e.Len()
+		if k < n {
+			old := e.At(k)
+			log.add(func() { e.Set(k, old) })
+		} else {
+			log.add(func() {
+				for e.Len() > n {
+					e.Delete(e.Len() - 1)
+				}
+			})
 		}
-		e.A[k] = v
+		for e.Len() <= k {
+			e.Append(nil)
+		}
+		e.Set(k, v)
 	default:
 		throw("path invalid")
 	}
@@ -84,14 +117,30 @@ func setAt(elem, key, v any) {
 // Apply applies op to a copy of doc and returns the result; doc is not modified.
 func Apply(doc any, op Op) (out any, err error) {
 	defer catch(&err)
-	return applyInPlace(Clone(doc), op), nil
+	return applyInPlace(Clone(doc), op, nil), nil
 }
 
-// applyInPlace applies op, modifying doc (which the caller must own).
-func applyInPlace(doc any, op Op) any {
+// ApplyInPlace applies op to doc, modifying it, and returns the document (op may replace the
+// root). On error every change is taken back: doc is as it was. Unlike Apply it does not copy
+// the document, so an op costs what it touches (a list insert or delete also moves the
+// list's tail), not the document's size: what a live document needs.
+func ApplyInPlace(doc any, op Op) (out any, err error) {
+	var log undoLog
+	defer func() {
+		if err != nil {
+			log.rollback()
+		}
+	}()
+	defer catch(&err)
+	return applyInPlace(doc, op, &log), nil
+}
+
+// applyInPlace applies op, modifying doc (which the caller must own), recording each change in
+// log (when not nil).
+func applyInPlace(doc any, op Op, log *undoLog) any {
 	container := &Object{Keys: []string{"data"}, M: map[string]any{"data": doc}}
 	for _, c := range op {
-		applyComponent(container, c)
+		applyComponent(container, c, log)
 	}
 	d, ok := container.M["data"]
 	if !ok {
@@ -100,7 +149,7 @@ func applyInPlace(doc any, op Op) any {
 	return d
 }
 
-func applyComponent(container *Object, c Component) {
+func applyComponent(container *Object, c Component, log *undoLog) {
 	if c.textish() {
 		c = c.copy()
 		convertFromText(&c)
@@ -124,31 +173,34 @@ func applyComponent(container *Object, c Component) {
 		if !ok || !(isList || isObj) {
 			throw("text0 op on a non-string")
 		}
-		setAt(elem, key, textApply(s, c.O))
+		setAt(elem, key, textApply(s, c.O), log)
 	case c.has("na"):
 		n, ok := get(elem, key).(float64)
 		if !ok {
 			throw("referenced element not a number")
 		}
-		setAt(elem, key, n+c.Na)
+		setAt(elem, key, n+c.Na, log)
 	case c.has("li") && c.has("ld"):
 		if !isList {
 			throw("referenced element not a list")
 		}
-		setAt(elem, key, Clone(c.Li))
+		setAt(elem, key, Clone(c.Li), log)
 	case c.has("li"):
 		if !isList {
 			throw("referenced element not a list")
 		}
 		l := elem.(*List)
-		l.A = slices.Insert(l.A, min(key.(int), len(l.A)), Clone(c.Li))
+		i := min(key.(int), l.Len())
+		l.Insert(i, Clone(c.Li))
+		log.add(func() { l.Delete(i) })
 	case c.has("ld"):
 		if !isList {
 			throw("referenced element not a list")
 		}
 		l := elem.(*List)
-		if k := key.(int); k < len(l.A) {
-			l.A = slices.Delete(l.A, k, k+1)
+		if k := key.(int); k < l.Len() {
+			old := l.Delete(k)
+			log.add(func() { l.Insert(k, old) })
 		}
 	case c.has("lm"):
 		if !isList {
@@ -158,17 +210,24 @@ func applyComponent(container *Object, c Component) {
 		k := key.(int)
 		if c.Lm != k {
 			var e any
-			if k < len(l.A) {
-				e = l.A[k]
-				l.A = slices.Delete(l.A, k, k+1)
+			had := k < l.Len()
+			if had {
+				e = l.Delete(k)
 			}
-			l.A = slices.Insert(l.A, min(c.Lm, len(l.A)), e)
+			to := min(c.Lm, l.Len())
+			l.Insert(to, e)
+			log.add(func() {
+				e := l.Delete(to)
+				if had {
+					l.Insert(k, e)
+				}
+			})
 		}
 	case c.has("oi"):
 		if !isObj {
 			throw("referenced element not an object")
 		}
-		setAt(elem, key, Clone(c.Oi))
+		setAt(elem, key, Clone(c.Oi), log)
 	case c.has("od"):
 		if !isObj {
 			throw("referenced element not an object")
@@ -177,7 +236,15 @@ func applyComponent(container *Object, c Component) {
 		if !ok {
 			throw("object key must be a string")
 		}
-		elem.(*Object).Delete(k)
+		o := elem.(*Object)
+		if old, had := o.M[k]; had {
+			at := slices.Index(o.Keys, k)
+			log.add(func() {
+				o.Keys = slices.Insert(o.Keys, at, k)
+				o.M[k] = old
+			})
+		}
+		o.Delete(k)
 	default:
 		throw("invalid / missing instruction in op")
 	}

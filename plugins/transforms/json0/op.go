@@ -49,6 +49,16 @@ func (c Component) copy() Component {
 	return c
 }
 
+// Clone returns a copy of op whose components' paths and key lists are its own (values are
+// shared: nothing modifies them in place).
+func (op Op) Clone() Op {
+	out := make(Op, len(op))
+	for i, c := range op {
+		out[i] = c.copy()
+	}
+	return out
+}
+
 func (c *Component) textish() bool { return c.has("si") || c.has("sd") }
 
 var allowed = [][]string{{"oi"}, {"od"}, {"od", "oi"}, {"li"}, {"ld"}, {"ld", "li"}, {"lm"}, {"na"}, {"si"}, {"sd"}, {"o", "t"}}
@@ -63,8 +73,8 @@ func ParseOp(b []byte) (Op, error) {
 	if !ok {
 		return nil, invalidf("an op must be an array of components")
 	}
-	op := make(Op, 0, len(l.A))
-	for i, e := range l.A {
+	op := make(Op, 0, l.Len())
+	for i, e := range l.Values() {
 		c, err := parseComponent(e)
 		if err != nil {
 			return nil, invalidf("component %d: %v", i, err)
@@ -93,7 +103,7 @@ func parseComponent(v any) (Component, error) {
 	if !ok || !ok2 {
 		return c, invalidf("missing path")
 	}
-	for _, e := range pl.A {
+	for _, e := range pl.Values() {
 		switch x := e.(type) {
 		case string:
 			c.P = append(c.P, x)
@@ -169,7 +179,7 @@ func parseComponent(v any) (Component, error) {
 		if !ok {
 			return c, invalidf("text0 op must be an array")
 		}
-		for _, e := range ol.A {
+		for _, e := range ol.Values() {
 			tc, err := parseTextComp(e)
 			if err != nil {
 				return c, err

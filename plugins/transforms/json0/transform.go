@@ -146,9 +146,9 @@ func transformComponent(dest []Component, c, otherC Component, left bool) []Comp
 				oc.P = nil
 			}
 			if c.has("ld") {
-				c.Ld = applyInPlace(Clone(c.Ld), Op{oc})
+				c.Ld = applyInPlace(Clone(c.Ld), Op{oc}, nil)
 			} else {
-				c.Od = applyInPlace(Clone(c.Od), Op{oc})
+				c.Od = applyInPlace(Clone(c.Od), Op{oc}, nil)
 			}
 		}
 	}

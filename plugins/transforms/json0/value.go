@@ -5,16 +5,15 @@
 package json0
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/opstream/opstream/pluginsdk/jsonscan"
 )
 
 // ErrInvalid is wrapped by every error that means "the op (or snapshot) is invalid".
@@ -25,9 +24,6 @@ func invalidf(format string, args ...any) error {
 }
 
 // A value is nil (null), bool, float64, string, *List or *Object.
-
-// List is a JSON array.
-type List struct{ A []any }
 
 // Object is a JSON object with ordered keys.
 type Object struct {
@@ -66,11 +62,11 @@ func (o *Object) Delete(k string) {
 func Clone(v any) any {
 	switch x := v.(type) {
 	case *List:
-		l := &List{A: make([]any, len(x.A))}
-		for i, e := range x.A {
-			l.A[i] = Clone(e)
+		a := x.Values()
+		for i, e := range a {
+			a[i] = Clone(e)
 		}
-		return l
+		return NewList(a)
 	case *Object:
 		o := &Object{Keys: append([]string(nil), x.Keys...), M: make(map[string]any, len(x.M))}
 		for k, e := range x.M {
@@ -81,73 +77,66 @@ func Clone(v any) any {
 	return v
 }
 
-// ParseValue decodes one JSON value.
+// ParseValue decodes one JSON value (JSON.parse semantics: a repeated key keeps its first
+// position and its last value). Strings must be valid UTF-8 without unpaired surrogate escapes.
+// It reads with the hand-written pluginsdk/jsonscan: encoding/json costs a WASM guest 20-40x
+// more (docs/plugins.md).
 func ParseValue(b []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	v, err := decode(d, 0)
+	s := jsonscan.New(b)
+	v, err := parseValue(&s, 0)
+	if err == nil {
+		err = s.End("value")
+	}
 	if err != nil {
 		return nil, invalidf("bad JSON: %v", err)
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, invalidf("bad JSON: trailing data")
 	}
 	return v, nil
 }
 
 const maxDepth = 1000
 
-func decode(d *json.Decoder, depth int) (any, error) {
+func parseValue(s *jsonscan.Scanner, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, errors.New("too deep")
 	}
-	t, err := d.Token()
+	switch c := s.Peek(); {
+	case c == '{':
+		o := newObject()
+		err := s.Object("value", func(k string) error {
+			v, err := parseValue(s, depth+1)
+			o.Set(k, v)
+			return err
+		})
+		return o, err
+	case c == '[':
+		var a []any
+		err := s.Array("value", func() error {
+			v, err := parseValue(s, depth+1)
+			a = append(a, v)
+			return err
+		})
+		return NewList(a), err
+	case c == '"':
+		return s.Str("value")
+	case s.Literal("true"):
+		return true, nil
+	case s.Literal("false"):
+		return false, nil
+	case s.Literal("null"):
+		return nil, nil
+	}
+	num, err := s.Value(nil, "value") // a number: anything else is refused by Value
 	if err != nil {
 		return nil, err
 	}
-	switch x := t.(type) {
-	case json.Delim:
-		switch x {
-		case '[':
-			l := &List{A: []any{}}
-			for d.More() {
-				v, err := decode(d, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				l.A = append(l.A, v)
-			}
-			_, err := d.Token()
-			return l, err
-		case '{':
-			o := newObject()
-			for d.More() {
-				kt, err := d.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, _ := kt.(string)
-				v, err := decode(d, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				o.Set(k, v)
-			}
-			_, err := d.Token()
-			return o, err
-		}
-		return nil, errors.New("unexpected delimiter")
-	case json.Number:
-		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return nil, err
-		}
-		if math.IsInf(f, 0) {
-			return nil, errors.New("number out of range")
-		}
-		return f, nil
+	f, err := strconv.ParseFloat(string(num), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return nil, err
 	}
-	return t, nil // nil, bool, string
+	if math.IsInf(f, 0) {
+		return nil, errors.New("number out of range")
+	}
+	return f, nil
 }
 
 // AppendValue encodes v like JSON.stringify.
@@ -163,7 +152,7 @@ func AppendValue(b []byte, v any) []byte {
 		return appendString(b, x)
 	case *List:
 		b = append(b, '[')
-		for i, e := range x.A {
+		for i, e := range x.Values() {
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -296,11 +285,12 @@ func equal(a, b any) bool {
 	switch x := a.(type) {
 	case *List:
 		y, ok := b.(*List)
-		if !ok || len(x.A) != len(y.A) {
+		if !ok || x.Len() != y.Len() {
 			return false
 		}
-		for i := range x.A {
-			if !equal(x.A[i], y.A[i]) {
+		xa, ya := x.Values(), y.Values()
+		for i := range xa {
+			if !equal(xa[i], ya[i]) {
 				return false
 			}
 		}

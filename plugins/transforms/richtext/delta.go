@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 )
 
 // ErrInvalid is wrapped by every error about a malformed op or snapshot, or an op that does not
@@ -168,9 +170,10 @@ func ParseSnapshot(b []byte) (Op, error) {
 func (op Op) AppendJSON(b []byte) []byte { return op.appendJSON(b, false) }
 
 // AppendCanonical appends the op as AppendJSON does, except that every component writes its
-// insert/retain key before "attributes" (quill-delta writes "attributes" first in components
-// its iterator built, so two equal documents reached in different orders can differ in key
-// order; this form makes their bytes equal).
+// insert/retain key before "attributes", and the attributes' keys sorted (quill-delta writes
+// "attributes" first in components its iterator built, and orders attribute keys as ops
+// composed them, so two equal documents reached in different orders can differ in key order;
+// this form makes their bytes equal).
 func (op Op) AppendCanonical(b []byte) []byte { return op.appendJSON(b, true) }
 
 func (op Op) appendJSON(b []byte, canonical bool) []byte {
@@ -211,7 +214,12 @@ func (c *Comp) appendJSON(b []byte, canonical bool) []byte {
 	}
 	if c.Attrs != nil && !attrsFirst {
 		b = append(b, `,"attributes":`...)
-		b = c.Attrs.AppendJSON(b)
+		if canonical {
+			sorted := Value{Kind: Object, Obj: slices.SortedFunc(slices.Values(c.Attrs.Obj), func(x, y Member) int { return strings.Compare(x.Key, y.Key) })}
+			b = sorted.AppendJSON(b)
+		} else {
+			b = c.Attrs.AppendJSON(b)
+		}
 	}
 	return append(b, '}')
 }
@@ -523,38 +531,3 @@ func Apply(doc, op Op) (Op, error) {
 	}
 	return Compose(doc, op), nil
 }
-
-// Doc is a live document. It is a slice of insert components: each op costs O(document size)
-// (Apply composes the whole document with the op).
-type Doc struct {
-	ops Op
-	len int64
-}
-
-// NewDoc returns a live document holding d (a snapshot: inserts only).
-func NewDoc(d Op) *Doc { return &Doc{ops: d, len: d.Length()} }
-
-// Apply applies op; on error the document is unchanged.
-func (d *Doc) Apply(op Op) error {
-	if n := op.BaseLength(); n > d.len {
-		return invalidf("the op spans %d units, the document has %d", n, d.len)
-	}
-	d.ops = Compose(d.ops, op)
-	for i := range op {
-		switch op[i].Kind {
-		case Insert:
-			d.len += op[i].Len()
-		case Delete:
-			d.len -= op[i].N
-		}
-	}
-	return nil
-}
-
-// Ops returns the document's Delta (not to be modified).
-func (d *Doc) Ops() Op { return d.ops }
-
-// AppendSnapshot appends the document's snapshot, in canonical key order (AppendCanonical): the
-// same document gives the same bytes however it was reached. JSON.stringify of rich-text's
-// snapshot may order a component's keys differently; the JSON values are equal.
-func (d *Doc) AppendSnapshot(b []byte) []byte { return d.ops.AppendCanonical(b) }

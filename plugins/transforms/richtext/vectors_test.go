@@ -34,6 +34,11 @@ type vectors struct {
 		In  string `json:"in"`
 		Out string `json:"out"`
 	} `json:"roundtrip"`
+	Invert []struct {
+		Doc json.RawMessage `json:"doc"`
+		Op  json.RawMessage `json:"op"`
+		Out json.RawMessage `json:"out"`
+	} `json:"invert"`
 	Invalid []string `json:"invalid"`
 }
 
@@ -47,7 +52,7 @@ func loadVectors(t testing.TB) *vectors {
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Apply) == 0 || len(v.Transform) == 0 || len(v.Compose) == 0 {
+	if len(v.Apply) == 0 || len(v.Transform) == 0 || len(v.Compose) == 0 || len(v.Invert) == 0 {
 		t.Fatal("vectors.json holds no vectors")
 	}
 	return &v
@@ -126,6 +131,31 @@ func TestVectorsCompose(t *testing.T) {
 	}
 }
 
+// TestVectorsInvert: Invert gives quill-delta's op.invert(doc) byte for byte, and applying it
+// after the op gives the document back.
+func TestVectorsInvert(t *testing.T) {
+	t.Parallel()
+	v := loadVectors(t)
+	for i, c := range v.Invert {
+		doc, op := mustParse(t, c.Doc), mustParse(t, c.Op)
+		got := Invert(op, doc)
+		if got.String() != string(c.Out) {
+			t.Fatalf("invert %d: %s on %s:\n got %s\nwant %s", i, c.Op, c.Doc, got, c.Out)
+		}
+		after, err := Apply(doc, op)
+		if err != nil {
+			t.Fatalf("invert %d: apply: %v", i, err)
+		}
+		back, err := Apply(after, got)
+		if err != nil {
+			t.Fatalf("invert %d: apply the inverse %s to %s: %v", i, got, after, err)
+		}
+		if !docEqual(back, doc) {
+			t.Fatalf("invert %d: %s then %s on %s gives %s", i, c.Op, got, c.Doc, back)
+		}
+	}
+}
+
 // TestVectorsRoundtrip: op text as a client may write it encodes as JSON.stringify does.
 func TestVectorsRoundtrip(t *testing.T) {
 	t.Parallel()
@@ -156,6 +186,6 @@ func TestVectorsInvalid(t *testing.T) {
 
 func TestVectorsCount(t *testing.T) {
 	v := loadVectors(t)
-	t.Logf("%s: %d apply, %d transform, %d compose, %d roundtrip, %d invalid", v.Package,
-		len(v.Apply), len(v.Transform), len(v.Compose), len(v.Roundtrip), len(v.Invalid))
+	t.Logf("%s: %d apply, %d transform, %d compose, %d invert, %d roundtrip, %d invalid", v.Package,
+		len(v.Apply), len(v.Transform), len(v.Compose), len(v.Invert), len(v.Roundtrip), len(v.Invalid))
 }

@@ -3,9 +3,9 @@ package table
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strconv"
+
+	"github.com/opstream/opstream/pluginsdk/jsonscan"
 )
 
 // Limits. With them the largest snapshot stays under the host's 16 MiB output bound
@@ -23,11 +23,9 @@ const (
 )
 
 // ErrInvalid is wrapped by every error about malformed input or an op the document refuses.
-var ErrInvalid = errors.New("invalid")
+var ErrInvalid = jsonscan.ErrInvalid
 
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
-}
+func invalid(format string, args ...any) error { return jsonscan.Invalid(format, args...) }
 
 // Kind is what an op does.
 type Kind uint8
@@ -83,17 +81,17 @@ func (o *Op) Append(dst []byte) []byte {
 	dst = append(dst, '"')
 	if o.Kind == SetCell {
 		dst = append(dst, `,"row":`...)
-		dst = appendString(dst, o.Row)
+		dst = jsonscan.AppendString(dst, o.Row)
 		dst = append(dst, `,"col":`...)
-		dst = appendString(dst, o.Col)
+		dst = jsonscan.AppendString(dst, o.Col)
 		dst = append(dst, `,"value":`...)
 		dst = append(dst, o.Value...)
 	} else {
 		dst = append(dst, `,"id":`...)
-		dst = appendString(dst, o.ID)
+		dst = jsonscan.AppendString(dst, o.ID)
 		if o.Kind == InsertRow || o.Kind == InsertColumn {
 			dst = append(dst, `,"key":`...)
-			dst = appendString(dst, o.Key)
+			dst = jsonscan.AppendString(dst, o.Key)
 		}
 	}
 	return appendStamp(dst, o.Stamp)
@@ -103,30 +101,11 @@ func appendStamp(dst []byte, s Stamp) []byte {
 	dst = append(dst, `,"ts":`...)
 	dst = strconv.AppendInt(dst, s.TS, 10)
 	dst = append(dst, `,"peer":`...)
-	dst = appendString(dst, s.Peer)
+	dst = jsonscan.AppendString(dst, s.Peer)
 	return append(dst, '}')
 }
 
-// appendString appends s as a JSON string. Every string it is given passed str, which refuses
-// control characters, quotes and backslashes, so s is written as is.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
-
-// plain reports whether s needs no escaping in JSON: no control characters, quotes or
-// backslashes (so a snapshot's size is a sum of its strings' lengths).
-func plain(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-// Fields of an op, numbered for fields.once.
+// Fields of an op, numbered for jsonscan.Fields.Once.
 const (
 	fOp = iota
 	fID
@@ -154,44 +133,44 @@ func ParseOp(b []byte) (Op, error) {
 	if len(b) > MaxOpBytes {
 		return Op{}, invalid("op longer than %d bytes", MaxOpBytes)
 	}
-	s := scanner{b: b}
+	s := scanner{Scanner: jsonscan.New(b)}
 	var op Op
-	fs := fields{what: "op"}
+	fs := jsonscan.Fields{What: "op"}
 	var kind string
-	err := s.object("op", func(k string) error {
+	err := s.Object("op", func(k string) error {
 		var err error
 		switch k {
 		case "op":
-			if err = fs.once(fOp, k); err == nil {
-				kind, err = s.name("op", k, 16)
+			if err = fs.Once(fOp, k); err == nil {
+				kind, err = s.Name("op", k, 16)
 			}
 		case "id":
-			if err = fs.once(fID, k); err == nil {
-				op.ID, err = s.name("op", k, MaxIDBytes)
+			if err = fs.Once(fID, k); err == nil {
+				op.ID, err = s.Name("op", k, MaxIDBytes)
 			}
 		case "key":
-			if err = fs.once(fKey, k); err == nil {
-				op.Key, err = s.name("op", k, MaxKeyBytes)
+			if err = fs.Once(fKey, k); err == nil {
+				op.Key, err = s.Name("op", k, MaxKeyBytes)
 			}
 		case "row":
-			if err = fs.once(fRow, k); err == nil {
-				op.Row, err = s.name("op", k, MaxIDBytes)
+			if err = fs.Once(fRow, k); err == nil {
+				op.Row, err = s.Name("op", k, MaxIDBytes)
 			}
 		case "col":
-			if err = fs.once(fCol, k); err == nil {
-				op.Col, err = s.name("op", k, MaxIDBytes)
+			if err = fs.Once(fCol, k); err == nil {
+				op.Col, err = s.Name("op", k, MaxIDBytes)
 			}
 		case "value":
-			if err = fs.once(fValue, k); err == nil {
-				op.Value, err = s.payload("op", k, MaxValueBytes)
+			if err = fs.Once(fValue, k); err == nil {
+				op.Value, err = s.Payload("op", k, MaxValueBytes)
 			}
 		case "ts":
-			if err = fs.once(fTS, k); err == nil {
-				op.TS, err = s.int("op", k)
+			if err = fs.Once(fTS, k); err == nil {
+				op.TS, err = s.Int("op", k)
 			}
 		case "peer":
-			if err = fs.once(fPeer, k); err == nil {
-				op.Peer, err = s.name("op", k, MaxPeerBytes)
+			if err = fs.Once(fPeer, k); err == nil {
+				op.Peer, err = s.Name("op", k, MaxPeerBytes)
 			}
 		default:
 			err = invalid("op: unknown key %q", k)
@@ -199,7 +178,7 @@ func ParseOp(b []byte) (Op, error) {
 		return err
 	})
 	if err == nil {
-		err = s.end("op")
+		err = s.End("op")
 	}
 	if err != nil {
 		return Op{}, err
@@ -210,19 +189,19 @@ func ParseOp(b []byte) (Op, error) {
 		}
 	}
 	switch {
-	case !fs.has(fOp):
+	case !fs.Has(fOp):
 		return Op{}, invalid("op: no op")
 	case op.Kind == 0:
 		return Op{}, invalid("op: op must be one of insert_row, insert_column, delete_row, delete_column, set_cell")
-	case !fs.has(fTS):
+	case !fs.Has(fTS):
 		return Op{}, invalid("op: ts must be an integer")
-	case !fs.has(fPeer):
+	case !fs.Has(fPeer):
 		return Op{}, invalid("op: no peer")
 	}
 	want := allowed[op.Kind]
 	for f, name := range opFields {
 		bit := uint32(1) << f
-		if f == fOp || f == fTS || f == fPeer || fs.seen&bit == want&bit {
+		if f == fOp || f == fTS || f == fPeer || fs.Seen()&bit == want&bit {
 			continue
 		}
 		if want&bit != 0 {

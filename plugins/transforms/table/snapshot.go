@@ -1,6 +1,10 @@
 package table
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/opstream/opstream/pluginsdk/jsonscan"
+)
 
 // AppendSnapshot appends the snapshot (see README.md): rows and columns in display order,
 // tombstones and cells sorted by id, so replicas with the same state have byte-identical
@@ -25,9 +29,9 @@ func (d *Doc) AppendSnapshot(dst []byte) []byte {
 			}
 			first = false
 			dst = append(dst, `{"row":`...)
-			dst = appendString(dst, r)
+			dst = jsonscan.AppendString(dst, r)
 			dst = append(dst, `,"col":`...)
-			dst = appendString(dst, col)
+			dst = jsonscan.AppendString(dst, col)
 			dst = append(dst, `,"v":`...)
 			dst = append(dst, c.v...)
 			dst = appendStamp(dst, c.stamp)
@@ -44,9 +48,9 @@ func appendAxes(dst []byte, axes map[string]*axis) []byte {
 		}
 		a := axes[id]
 		dst = append(dst, `{"id":`...)
-		dst = appendString(dst, id)
+		dst = jsonscan.AppendString(dst, id)
 		dst = append(dst, `,"key":`...)
-		dst = appendString(dst, a.key)
+		dst = jsonscan.AppendString(dst, a.key)
 		dst = appendStamp(dst, a.stamp)
 	}
 	return append(dst, ']')
@@ -58,12 +62,12 @@ func appendIDs(dst []byte, ids []string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, id)
+		dst = jsonscan.AppendString(dst, id)
 	}
 	return append(dst, ']')
 }
 
-// Fields of snapshot objects, numbered for fields.once.
+// Fields of snapshot objects, numbered for jsonscan.Fields.Once.
 const (
 	fRows = iota
 	fColumns
@@ -73,16 +77,16 @@ const (
 )
 
 // stamped reads the fields ts and peer (numbered fts, fpeer) when k is one of them.
-func (s *scanner) stamped(fs *fields, st *Stamp, k string, fts, fpeer int) (bool, error) {
+func (s *scanner) stamped(fs *jsonscan.Fields, st *Stamp, k string, fts, fpeer int) (bool, error) {
 	var err error
 	switch k {
 	case "ts":
-		if err = fs.once(fts, k); err == nil {
-			st.TS, err = s.int(fs.what, k)
+		if err = fs.Once(fts, k); err == nil {
+			st.TS, err = s.Int(fs.What, k)
 		}
 	case "peer":
-		if err = fs.once(fpeer, k); err == nil {
-			st.Peer, err = s.name(fs.what, k, MaxPeerBytes)
+		if err = fs.Once(fpeer, k); err == nil {
+			st.Peer, err = s.Name(fs.What, k, MaxPeerBytes)
 		}
 	default:
 		return false, nil
@@ -93,35 +97,35 @@ func (s *scanner) stamped(fs *fields, st *Stamp, k string, fts, fpeer int) (bool
 // ParseSnapshot loads a snapshot.
 func ParseSnapshot(b []byte) (*Doc, error) {
 	d := NewDoc()
-	s := scanner{b: b, names: map[string]string{}}
-	top := fields{what: "snapshot"}
-	err := s.object("snapshot", func(k string) error {
+	s := scanner{Scanner: jsonscan.NewInterning(b)}
+	top := jsonscan.Fields{What: "snapshot"}
+	err := s.Object("snapshot", func(k string) error {
 		switch k {
 		case "rows":
-			if err := top.once(fRows, k); err != nil {
+			if err := top.Once(fRows, k); err != nil {
 				return err
 			}
 			return s.axes(d.rows, MaxRows, "snapshot row")
 		case "columns":
-			if err := top.once(fColumns, k); err != nil {
+			if err := top.Once(fColumns, k); err != nil {
 				return err
 			}
 			return s.axes(d.cols, MaxColumns, "snapshot column")
 		case "deletedRows":
-			if err := top.once(fDeletedRows, k); err != nil {
+			if err := top.Once(fDeletedRows, k); err != nil {
 				return err
 			}
 			return s.tombstones(d.rows, MaxRows, "snapshot deleted row")
 		case "deletedColumns":
-			if err := top.once(fDeletedColumns, k); err != nil {
+			if err := top.Once(fDeletedColumns, k); err != nil {
 				return err
 			}
 			return s.tombstones(d.cols, MaxColumns, "snapshot deleted column")
 		case "cells":
-			if err := top.once(fCells, k); err != nil {
+			if err := top.Once(fCells, k); err != nil {
 				return err
 			}
-			return s.array("snapshot: cells", func() error {
+			return s.Array("snapshot: cells", func() error {
 				if d.ncells >= MaxCells {
 					return invalid("snapshot: more than %d cells", MaxCells)
 				}
@@ -134,9 +138,9 @@ func ParseSnapshot(b []byte) (*Doc, error) {
 		return invalid("snapshot: unknown key %q", k)
 	})
 	if err == nil {
-		err = s.end("snapshot")
+		err = s.End("snapshot")
 	}
-	if err == nil && top.seen != 1<<fRows|1<<fColumns|1<<fDeletedRows|1<<fDeletedColumns|1<<fCells {
+	if err == nil && top.Seen() != 1<<fRows|1<<fColumns|1<<fDeletedRows|1<<fDeletedColumns|1<<fCells {
 		err = invalid("snapshot: needs rows, columns, deletedRows, deletedColumns and cells")
 	}
 	if err != nil {
@@ -153,26 +157,26 @@ func ParseSnapshot(b []byte) (*Doc, error) {
 
 // axes reads the inserted rows or columns.
 func (s *scanner) axes(axes map[string]*axis, limit int, what string) error {
-	return s.array(what+"s", func() error {
+	return s.Array(what+"s", func() error {
 		if len(axes) >= limit {
 			return invalid("%ss: more than %d", what, limit)
 		}
-		fs := fields{what: what}
+		fs := jsonscan.Fields{What: what}
 		var id string
 		a := &axis{inserted: true}
-		err := s.object(what, func(k string) error {
+		err := s.Object(what, func(k string) error {
 			if ok, err := s.stamped(&fs, &a.stamp, k, 2, 3); ok {
 				return err
 			}
 			var err error
 			switch k {
 			case "id":
-				if err = fs.once(0, k); err == nil {
-					id, err = s.name(what, k, MaxIDBytes)
+				if err = fs.Once(0, k); err == nil {
+					id, err = s.Name(what, k, MaxIDBytes)
 				}
 			case "key":
-				if err = fs.once(1, k); err == nil {
-					a.key, err = s.name(what, k, MaxKeyBytes)
+				if err = fs.Once(1, k); err == nil {
+					a.key, err = s.Name(what, k, MaxKeyBytes)
 				}
 			default:
 				err = invalid("%s: unknown key %q", what, k)
@@ -182,7 +186,7 @@ func (s *scanner) axes(axes map[string]*axis, limit int, what string) error {
 		switch old := axes[id]; {
 		case err != nil:
 			return err
-		case fs.seen != 0b1111:
+		case fs.Seen() != 0b1111:
 			return invalid("%s: needs id, key, ts and peer", what)
 		case old == nil:
 			axes[id] = a
@@ -197,11 +201,11 @@ func (s *scanner) axes(axes map[string]*axis, limit int, what string) error {
 
 // tombstones reads the ids of deleted rows or columns.
 func (s *scanner) tombstones(axes map[string]*axis, limit int, what string) error {
-	return s.array(what+"s", func() error {
+	return s.Array(what+"s", func() error {
 		if len(axes) >= limit {
 			return invalid("%ss: more than %d", what, limit)
 		}
-		id, err := s.name(what, "id", MaxIDBytes)
+		id, err := s.Name(what, "id", MaxIDBytes)
 		if err != nil {
 			return err
 		}
@@ -220,30 +224,30 @@ func (s *scanner) tombstones(axes map[string]*axis, limit int, what string) erro
 // cell reads one element of a snapshot's cells into d.
 func (s *scanner) cell(d *Doc) error {
 	const what = "snapshot cell"
-	fs := fields{what: what}
+	fs := jsonscan.Fields{What: what}
 	var r, col string
 	if len(s.slab) == 0 {
 		s.slab = make([]cell, 256) // cells come in slabs: fewer objects for the guest's GC
 	}
 	c := &s.slab[0]
 	s.slab = s.slab[1:]
-	err := s.object(what, func(k string) error {
+	err := s.Object(what, func(k string) error {
 		if ok, err := s.stamped(&fs, &c.stamp, k, 3, 4); ok {
 			return err
 		}
 		var err error
 		switch k {
 		case "row":
-			if err = fs.once(0, k); err == nil {
-				r, err = s.name(what, k, MaxIDBytes)
+			if err = fs.Once(0, k); err == nil {
+				r, err = s.Name(what, k, MaxIDBytes)
 			}
 		case "col":
-			if err = fs.once(1, k); err == nil {
-				col, err = s.name(what, k, MaxIDBytes)
+			if err = fs.Once(1, k); err == nil {
+				col, err = s.Name(what, k, MaxIDBytes)
 			}
 		case "v":
-			if err = fs.once(2, k); err == nil {
-				c.v, err = s.payload(what, k, MaxValueBytes)
+			if err = fs.Once(2, k); err == nil {
+				c.v, err = s.Payload(what, k, MaxValueBytes)
 			}
 		default:
 			err = invalid("%s: unknown key %q", what, k)
@@ -253,7 +257,7 @@ func (s *scanner) cell(d *Doc) error {
 	if err != nil {
 		return err
 	}
-	if fs.seen != 0b11111 {
+	if fs.Seen() != 0b11111 {
 		return invalid("%s: needs row, col, v, ts and peer", what)
 	}
 	for _, a := range []*axis{d.rows[r], d.cols[col]} {

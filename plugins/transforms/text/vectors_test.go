@@ -36,6 +36,12 @@ type vectors struct {
 		Op  json.RawMessage `json:"op"`
 		Out json.RawMessage `json:"out"`
 	} `json:"normalize"`
+	Invert []struct {
+		Doc        string          `json:"doc"`
+		Op         json.RawMessage `json:"op"`
+		Invertible json.RawMessage `json:"invertible"`
+		Out        json.RawMessage `json:"out"`
+	} `json:"invert"`
 	Invalid []string `json:"invalid"`
 }
 
@@ -49,7 +55,7 @@ func loadVectors(t testing.TB) *vectors {
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Apply) == 0 || len(v.Transform) == 0 || len(v.Compose) == 0 {
+	if len(v.Apply) == 0 || len(v.Transform) == 0 || len(v.Compose) == 0 || len(v.Invert) == 0 {
 		t.Fatal("vectors.json holds no vectors")
 	}
 	return &v
@@ -143,6 +149,52 @@ func TestVectorsNormalize(t *testing.T) {
 	}
 }
 
+// TestVectorsInvert: MakeInvertible and InvertWithDoc give ot-text-unicode's makeInvertible and
+// invertWithDoc byte for byte; Invert of the invertible op gives the same; when every delete of
+// the op was a count (its text read from the document), the inverse restores the document.
+func TestVectorsInvert(t *testing.T) {
+	t.Parallel()
+	v := loadVectors(t)
+	for i, c := range v.Invert {
+		op := mustParse(t, c.Op)
+		inv, err := MakeInvertible(op, c.Doc)
+		if err != nil || inv.String() != string(c.Invertible) {
+			t.Fatalf("invert %d: MakeInvertible(%s, %q) = %s, %v; want %s", i, c.Op, c.Doc, inv, err, c.Invertible)
+		}
+		got, err := InvertWithDoc(op, c.Doc)
+		if err != nil || got.String() != string(c.Out) {
+			t.Fatalf("invert %d: InvertWithDoc(%s, %q) = %s, %v; want %s", i, c.Op, c.Doc, got, err, c.Out)
+		}
+		if got2, err := Invert(inv); err != nil || got2.String() != string(c.Out) {
+			t.Fatalf("invert %d: Invert(%s) = %s, %v; want %s", i, inv, got2, err, c.Out)
+		}
+		countsOnly := true
+		for _, comp := range op {
+			countsOnly = countsOnly && (comp.Kind != Delete || comp.S == "")
+		}
+		if !countsOnly {
+			continue
+		}
+		after, err := Apply(c.Doc, op)
+		if err != nil {
+			t.Fatalf("invert %d: %v", i, err)
+		}
+		if back, err := Apply(after, got); err != nil || back != c.Doc {
+			t.Fatalf("invert %d: %s then %s on %q gives %q, %v", i, c.Op, got, c.Doc, back, err)
+		}
+	}
+}
+
+func TestInvertNeedsText(t *testing.T) {
+	t.Parallel()
+	if _, err := Invert(Op{SkipN(1), DeleteN(2)}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Invert of a delete without its text: %v; want ErrInvalid", err)
+	}
+	if _, err := MakeInvertible(Op{SkipN(1), DeleteN(2)}, "ab"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("MakeInvertible past the end: %v; want ErrInvalid", err)
+	}
+}
+
 func TestVectorsInvalid(t *testing.T) {
 	t.Parallel()
 	v := loadVectors(t)
@@ -155,6 +207,6 @@ func TestVectorsInvalid(t *testing.T) {
 
 func TestVectorsCount(t *testing.T) {
 	v := loadVectors(t)
-	t.Logf("%s: %d apply, %d transform, %d compose, %d normalize, %d invalid", v.Package,
-		len(v.Apply), len(v.Transform), len(v.Compose), len(v.Normalize), len(v.Invalid))
+	t.Logf("%s: %d apply, %d transform, %d compose, %d normalize, %d invert, %d invalid", v.Package,
+		len(v.Apply), len(v.Transform), len(v.Compose), len(v.Normalize), len(v.Invert), len(v.Invalid))
 }

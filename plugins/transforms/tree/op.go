@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strconv"
+
+	"github.com/opstream/opstream/pluginsdk/jsonscan"
 )
 
 // Limits. With them the largest snapshot stays under the host's 16 MiB output bound
@@ -27,11 +27,9 @@ const (
 const Root = "root"
 
 // ErrInvalid is wrapped by every error about malformed input or an op the document refuses.
-var ErrInvalid = errors.New("invalid")
+var ErrInvalid = jsonscan.ErrInvalid
 
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
-}
+func invalid(format string, args ...any) error { return jsonscan.Invalid(format, args...) }
 
 // Kind is what an op does.
 type Kind uint8
@@ -96,12 +94,12 @@ func (o *Op) Append(dst []byte) []byte {
 	dst = append(dst, `{"op":"`...)
 	dst = append(dst, o.Kind.String()...)
 	dst = append(dst, `","id":`...)
-	dst = appendString(dst, o.ID)
+	dst = jsonscan.AppendString(dst, o.ID)
 	if o.Kind == Create || o.Kind == Move {
 		dst = append(dst, `,"parent":`...)
-		dst = appendString(dst, o.Parent)
+		dst = jsonscan.AppendString(dst, o.Parent)
 		dst = append(dst, `,"key":`...)
-		dst = appendString(dst, o.Key)
+		dst = jsonscan.AppendString(dst, o.Key)
 	}
 	if o.Payload != nil {
 		dst = append(dst, `,"payload":`...)
@@ -110,30 +108,11 @@ func (o *Op) Append(dst []byte) []byte {
 	dst = append(dst, `,"ts":`...)
 	dst = strconv.AppendInt(dst, o.TS, 10)
 	dst = append(dst, `,"peer":`...)
-	dst = appendString(dst, o.Peer)
+	dst = jsonscan.AppendString(dst, o.Peer)
 	return append(dst, '}')
 }
 
-// appendString appends s as a JSON string. Every string it is given passed str, which refuses
-// control characters, quotes and backslashes, so s is written as is.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
-
-// plain reports whether s needs no escaping in JSON: no control characters, quotes or
-// backslashes (so a snapshot's size is a sum of its strings' lengths).
-func plain(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-// Fields of an op, numbered for fields.once.
+// Fields of an op, numbered for jsonscan.Fields.Once.
 const (
 	fOp = iota
 	fID
@@ -149,49 +128,49 @@ func ParseOp(b []byte) (Op, error) {
 	if len(b) > MaxOpBytes {
 		return Op{}, invalid("op longer than %d bytes", MaxOpBytes)
 	}
-	s := scanner{b: b}
+	s := scanner{Scanner: jsonscan.New(b)}
 	op, err := s.op("op")
 	if err != nil {
 		return Op{}, err
 	}
-	return op, s.end("op")
+	return op, s.End("op")
 }
 
 // op reads and validates an op.
 func (s *scanner) op(what string) (Op, error) {
 	var op Op
-	fs := fields{what: what}
+	fs := jsonscan.Fields{What: what}
 	var kind string
-	err := s.object(what, func(k string) error {
+	err := s.Object(what, func(k string) error {
 		var err error
 		switch k {
 		case "op":
-			if err = fs.once(fOp, k); err == nil {
-				kind, err = s.name(what, k, 16)
+			if err = fs.Once(fOp, k); err == nil {
+				kind, err = s.Name(what, k, 16)
 			}
 		case "id":
-			if err = fs.once(fID, k); err == nil {
-				op.ID, err = s.name(what, k, MaxIDBytes)
+			if err = fs.Once(fID, k); err == nil {
+				op.ID, err = s.Name(what, k, MaxIDBytes)
 			}
 		case "parent":
-			if err = fs.once(fParent, k); err == nil {
-				op.Parent, err = s.name(what, k, MaxIDBytes)
+			if err = fs.Once(fParent, k); err == nil {
+				op.Parent, err = s.Name(what, k, MaxIDBytes)
 			}
 		case "key":
-			if err = fs.once(fKey, k); err == nil {
-				op.Key, err = s.name(what, k, MaxKeyBytes)
+			if err = fs.Once(fKey, k); err == nil {
+				op.Key, err = s.Name(what, k, MaxKeyBytes)
 			}
 		case "payload":
-			if err = fs.once(fPayload, k); err == nil {
-				op.Payload, err = s.payload(what, k, MaxPayloadBytes)
+			if err = fs.Once(fPayload, k); err == nil {
+				op.Payload, err = s.Payload(what, k, MaxPayloadBytes)
 			}
 		case "ts":
-			if err = fs.once(fTS, k); err == nil {
-				op.TS, err = s.int(what, k)
+			if err = fs.Once(fTS, k); err == nil {
+				op.TS, err = s.Int(what, k)
 			}
 		case "peer":
-			if err = fs.once(fPeer, k); err == nil {
-				op.Peer, err = s.name(what, k, MaxPeerBytes)
+			if err = fs.Once(fPeer, k); err == nil {
+				op.Peer, err = s.Name(what, k, MaxPeerBytes)
 			}
 		default:
 			err = invalid("%s: unknown key %q", what, k)
@@ -207,15 +186,15 @@ func (s *scanner) op(what string) (Op, error) {
 		}
 	}
 	switch {
-	case !fs.has(fOp):
+	case !fs.Has(fOp):
 		return Op{}, invalid("%s: no op", what)
 	case op.Kind == 0:
 		return Op{}, invalid("%s: op must be one of create, move, delete, update", what)
-	case !fs.has(fTS):
+	case !fs.Has(fTS):
 		return Op{}, invalid("%s: ts must be an integer", what)
-	case !fs.has(fPeer):
+	case !fs.Has(fPeer):
 		return Op{}, invalid("%s: no peer", what)
-	case !fs.has(fID):
+	case !fs.Has(fID):
 		return Op{}, invalid("%s: no id", what)
 	case op.ID == Root:
 		return Op{}, invalid("%s: the root cannot be the target of an op", what)
@@ -223,20 +202,20 @@ func (s *scanner) op(what string) (Op, error) {
 	switch op.Kind {
 	case Create, Move:
 		switch {
-		case !fs.has(fParent) || !fs.has(fKey):
+		case !fs.Has(fParent) || !fs.Has(fKey):
 			return Op{}, invalid("%s: %s needs a parent and a key", what, op.Kind)
 		case op.Parent == op.ID:
 			return Op{}, invalid("%s: a node cannot be its own parent", what)
-		case op.Kind == Move && fs.has(fPayload):
+		case op.Kind == Move && fs.Has(fPayload):
 			return Op{}, invalid("%s: move takes no payload", what)
 		}
 	case Delete, Update:
 		switch {
-		case fs.has(fParent) || fs.has(fKey):
+		case fs.Has(fParent) || fs.Has(fKey):
 			return Op{}, invalid("%s: %s takes no parent or key", what, op.Kind)
-		case op.Kind == Delete && fs.has(fPayload):
+		case op.Kind == Delete && fs.Has(fPayload):
 			return Op{}, invalid("%s: delete takes no payload", what)
-		case op.Kind == Update && !fs.has(fPayload):
+		case op.Kind == Update && !fs.Has(fPayload):
 			return Op{}, invalid("%s: update needs a payload", what)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+
+	"github.com/opstream/opstream/pluginsdk/jsonscan"
 )
 
 // AppendSnapshot appends the snapshot (see README.md): nodes sorted by id, the log in stamp
@@ -18,7 +20,7 @@ func (d *Doc) AppendSnapshot(dst []byte) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"id":`...)
-		dst = appendString(dst, id)
+		dst = jsonscan.AppendString(dst, id)
 		if n.exists {
 			dst = appendPos(dst, n.parent, n.key, n.deleted)
 		}
@@ -31,7 +33,7 @@ func (d *Doc) AppendSnapshot(dst []byte) []byte {
 			dst = append(dst, `,"pts":`...)
 			dst = strconv.AppendInt(dst, n.pstamp.TS, 10)
 			dst = append(dst, `,"ppeer":`...)
-			dst = appendString(dst, n.pstamp.Peer)
+			dst = jsonscan.AppendString(dst, n.pstamp.Peer)
 		}
 		dst = append(dst, '}')
 	}
@@ -48,9 +50,9 @@ func (d *Doc) AppendSnapshot(dst []byte) []byte {
 			dst = append(dst, `,"skip":true`...)
 		case e.prev.exists:
 			dst = append(dst, `,"prev":{"parent":`...)
-			dst = appendString(dst, e.prev.parent)
+			dst = jsonscan.AppendString(dst, e.prev.parent)
 			dst = append(dst, `,"key":`...)
-			dst = appendString(dst, e.prev.key)
+			dst = jsonscan.AppendString(dst, e.prev.key)
 			if e.prev.deleted {
 				dst = append(dst, `,"deleted":true`...)
 			}
@@ -63,7 +65,7 @@ func (d *Doc) AppendSnapshot(dst []byte) []byte {
 		dst = append(dst, `,"horizon":{"ts":`...)
 		dst = strconv.AppendInt(dst, d.horizon.TS, 10)
 		dst = append(dst, `,"peer":`...)
-		dst = appendString(dst, d.horizon.Peer)
+		dst = jsonscan.AppendString(dst, d.horizon.Peer)
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
@@ -72,9 +74,9 @@ func (d *Doc) AppendSnapshot(dst []byte) []byte {
 // appendPos appends `,"parent":...,"key":...[,"deleted":true]`.
 func appendPos(dst []byte, parent, key string, deleted bool) []byte {
 	dst = append(dst, `,"parent":`...)
-	dst = appendString(dst, parent)
+	dst = jsonscan.AppendString(dst, parent)
 	dst = append(dst, `,"key":`...)
-	dst = appendString(dst, key)
+	dst = jsonscan.AppendString(dst, key)
 	if deleted {
 		dst = append(dst, `,"deleted":true`...)
 	}
@@ -84,15 +86,15 @@ func appendPos(dst []byte, parent, key string, deleted bool) []byte {
 // bool reads true or false.
 func (s *scanner) bool(what, field string) (bool, error) {
 	switch {
-	case s.literal("true"):
+	case s.Literal("true"):
 		return true, nil
-	case s.literal("false"):
+	case s.Literal("false"):
 		return false, nil
 	}
 	return false, invalid("%s: %s must be a boolean", what, field)
 }
 
-// Fields of snapshot objects, numbered for fields.once.
+// Fields of snapshot objects, numbered for jsonscan.Fields.Once.
 const (
 	fNodes = iota
 	fLog
@@ -118,20 +120,20 @@ const (
 
 // posField reads the value of key k into p when k is a position field (parent, key, deleted,
 // numbered fp, fk, fdel in fs) and reports whether it was one.
-func (s *scanner) posField(fs *fields, p *pos, k string, fp, fk, fdel int) (bool, error) {
+func (s *scanner) posField(fs *jsonscan.Fields, p *pos, k string, fp, fk, fdel int) (bool, error) {
 	var err error
 	switch k {
 	case "parent":
-		if err = fs.once(fp, k); err == nil {
-			p.parent, err = s.name(fs.what, k, MaxIDBytes)
+		if err = fs.Once(fp, k); err == nil {
+			p.parent, err = s.Name(fs.What, k, MaxIDBytes)
 		}
 	case "key":
-		if err = fs.once(fk, k); err == nil {
-			p.key, err = s.name(fs.what, k, MaxKeyBytes)
+		if err = fs.Once(fk, k); err == nil {
+			p.key, err = s.Name(fs.What, k, MaxKeyBytes)
 		}
 	case "deleted":
-		if err = fs.once(fdel, k); err == nil && !s.literal("true") {
-			err = invalid("%s: deleted must be true when present", fs.what)
+		if err = fs.Once(fdel, k); err == nil && !s.Literal("true") {
+			err = invalid("%s: deleted must be true when present", fs.What)
 		}
 		p.deleted = true
 	default:
@@ -141,11 +143,11 @@ func (s *scanner) posField(fs *fields, p *pos, k string, fp, fk, fdel int) (bool
 }
 
 // checkPos checks that parent and key go together, deleted with them.
-func checkPos(fs *fields, p *pos, fp, fk, fdel int) error {
-	if fs.has(fp) != fs.has(fk) || (fs.has(fdel) && !fs.has(fp)) {
-		return invalid("%s: parent and key go together (and deleted with them)", fs.what)
+func checkPos(fs *jsonscan.Fields, p *pos, fp, fk, fdel int) error {
+	if fs.Has(fp) != fs.Has(fk) || (fs.Has(fdel) && !fs.Has(fp)) {
+		return invalid("%s: parent and key go together (and deleted with them)", fs.What)
 	}
-	p.exists = fs.has(fp)
+	p.exists = fs.Has(fp)
 	return nil
 }
 
@@ -157,17 +159,17 @@ func ParseSnapshot(b []byte) (*Doc, error) {
 func parseSnapshot(b []byte, maxLog int) (*Doc, error) {
 	d := NewDoc()
 	d.maxLog = maxLog
-	s := scanner{b: b, names: map[string]string{}}
-	top := fields{what: "snapshot"}
-	err := s.object("snapshot", func(k string) error {
+	s := scanner{Scanner: jsonscan.NewInterning(b)}
+	top := jsonscan.Fields{What: "snapshot"}
+	err := s.Object("snapshot", func(k string) error {
 		switch k {
 		case "nodes":
-			if err := top.once(fNodes, k); err != nil {
+			if err := top.Once(fNodes, k); err != nil {
 				return err
 			}
 			i := 0
 			d.nodes = make(map[string]*node, min(len(b)/64, MaxNodes))
-			return s.array("snapshot: nodes", func() error {
+			return s.Array("snapshot: nodes", func() error {
 				if len(d.nodes) >= MaxNodes {
 					return invalid("snapshot: more than %d nodes", MaxNodes)
 				}
@@ -178,11 +180,11 @@ func parseSnapshot(b []byte, maxLog int) (*Doc, error) {
 				return nil
 			})
 		case "log":
-			if err := top.once(fLog, k); err != nil {
+			if err := top.Once(fLog, k); err != nil {
 				return err
 			}
 			d.log = make([]entry, 0, min(len(b)/64, maxLog))
-			return s.array("snapshot: log", func() error {
+			return s.Array("snapshot: log", func() error {
 				if len(d.log) >= maxLog {
 					return invalid("snapshot: more than %d log entries", maxLog)
 				}
@@ -192,28 +194,28 @@ func parseSnapshot(b []byte, maxLog int) (*Doc, error) {
 				return nil
 			})
 		case "horizon":
-			if err := top.once(fHorizon, k); err != nil {
+			if err := top.Once(fHorizon, k); err != nil {
 				return err
 			}
 			var h Stamp
-			hf := fields{what: "horizon"}
-			err := s.object("horizon", func(k string) error {
+			hf := jsonscan.Fields{What: "horizon"}
+			err := s.Object("horizon", func(k string) error {
 				var err error
 				switch k {
 				case "ts":
-					if err = hf.once(0, k); err == nil {
-						h.TS, err = s.int("horizon", k)
+					if err = hf.Once(0, k); err == nil {
+						h.TS, err = s.Int("horizon", k)
 					}
 				case "peer":
-					if err = hf.once(1, k); err == nil {
-						h.Peer, err = s.name("horizon", k, MaxPeerBytes)
+					if err = hf.Once(1, k); err == nil {
+						h.Peer, err = s.Name("horizon", k, MaxPeerBytes)
 					}
 				default:
 					err = invalid("horizon: unknown key %q", k)
 				}
 				return err
 			})
-			if err == nil && !(hf.has(0) && hf.has(1)) {
+			if err == nil && !(hf.Has(0) && hf.Has(1)) {
 				err = invalid("horizon needs ts and peer")
 			}
 			d.horizon = &h
@@ -222,9 +224,9 @@ func parseSnapshot(b []byte, maxLog int) (*Doc, error) {
 		return invalid("snapshot: unknown key %q", k)
 	})
 	if err == nil {
-		err = s.end("snapshot")
+		err = s.End("snapshot")
 	}
-	if err == nil && !(top.has(fNodes) && top.has(fLog)) {
+	if err == nil && !(top.Has(fNodes) && top.Has(fLog)) {
 		err = invalid("snapshot: needs nodes and log")
 	}
 	if err != nil {
@@ -244,7 +246,7 @@ func parseSnapshot(b []byte, maxLog int) (*Doc, error) {
 
 // node reads one element of a snapshot's nodes into d.
 func (s *scanner) node(d *Doc, what string) error {
-	fs := fields{what: what}
+	fs := jsonscan.Fields{What: what}
 	var id string
 	var p pos
 	if len(s.slab) == 0 {
@@ -252,31 +254,31 @@ func (s *scanner) node(d *Doc, what string) error {
 	}
 	n := &s.slab[0]
 	s.slab = s.slab[1:]
-	err := s.object(what, func(k string) error {
+	err := s.Object(what, func(k string) error {
 		if ok, err := s.posField(&fs, &p, k, fNodeParent, fNodeKey, fNodeDeleted); ok {
 			return err
 		}
 		var err error
 		switch k {
 		case "id":
-			if err = fs.once(fNodeID, k); err == nil {
-				id, err = s.name(what, k, MaxIDBytes)
+			if err = fs.Once(fNodeID, k); err == nil {
+				id, err = s.Name(what, k, MaxIDBytes)
 			}
 		case "live":
-			if err = fs.once(fNodeLive, k); err == nil {
+			if err = fs.Once(fNodeLive, k); err == nil {
 				_, err = s.bool(what, k)
 			}
 		case "payload":
-			if err = fs.once(fNodePayload, k); err == nil {
-				n.payload, err = s.payload(what, k, MaxPayloadBytes)
+			if err = fs.Once(fNodePayload, k); err == nil {
+				n.payload, err = s.Payload(what, k, MaxPayloadBytes)
 			}
 		case "pts":
-			if err = fs.once(fNodePTS, k); err == nil {
-				n.pstamp.TS, err = s.int(what, k)
+			if err = fs.Once(fNodePTS, k); err == nil {
+				n.pstamp.TS, err = s.Int(what, k)
 			}
 		case "ppeer":
-			if err = fs.once(fNodePPeer, k); err == nil {
-				n.pstamp.Peer, err = s.name(what, k, MaxPeerBytes)
+			if err = fs.Once(fNodePPeer, k); err == nil {
+				n.pstamp.Peer, err = s.Name(what, k, MaxPeerBytes)
 			}
 		default:
 			err = invalid("%s: unknown key %q", what, k)
@@ -289,9 +291,9 @@ func (s *scanner) node(d *Doc, what string) error {
 	if err := checkPos(&fs, &p, fNodeParent, fNodeKey, fNodeDeleted); err != nil {
 		return err
 	}
-	hasPayload := fs.has(fNodePayload)
+	hasPayload := fs.Has(fNodePayload)
 	switch {
-	case !fs.has(fNodeID):
+	case !fs.Has(fNodeID):
 		return invalid("%s: no id", what)
 	case id == Root:
 		return invalid("%s: the root is not stored", what)
@@ -299,7 +301,7 @@ func (s *scanner) node(d *Doc, what string) error {
 		return invalid("%s: id %q appears twice", what, id)
 	case p.exists && p.parent == id:
 		return invalid("%s: its own parent", what)
-	case hasPayload != fs.has(fNodePTS) || hasPayload != fs.has(fNodePPeer):
+	case hasPayload != fs.Has(fNodePTS) || hasPayload != fs.Has(fNodePPeer):
 		return invalid("%s: payload, pts and ppeer go together", what)
 	case !p.exists && !hasPayload:
 		return invalid("%s: neither a position nor a payload", what)
@@ -312,30 +314,30 @@ func (s *scanner) node(d *Doc, what string) error {
 
 // entry reads one element of a snapshot's log and appends it to d.log.
 func (s *scanner) entry(d *Doc, what string) error {
-	fs := fields{what: what}
+	fs := jsonscan.Fields{What: what}
 	var e entry
-	err := s.object(what, func(k string) error {
+	err := s.Object(what, func(k string) error {
 		var err error
 		switch k {
 		case "op":
-			if err = fs.once(fEntryOp, k); err == nil {
+			if err = fs.Once(fEntryOp, k); err == nil {
 				e.op, err = s.op(what + " op")
 			}
 		case "skip":
-			if err = fs.once(fEntrySkip, k); err == nil && !s.literal("true") {
+			if err = fs.Once(fEntrySkip, k); err == nil && !s.Literal("true") {
 				err = invalid("%s: skip must be true when present", what)
 			}
 			e.skipped = true
 		case "prev":
-			if err = fs.once(fEntryPrev, k); err != nil {
+			if err = fs.Once(fEntryPrev, k); err != nil {
 				return err
 			}
-			pf := fields{what: what + " prev"}
-			err = s.object(pf.what, func(k string) error {
+			pf := jsonscan.Fields{What: what + " prev"}
+			err = s.Object(pf.What, func(k string) error {
 				if ok, err := s.posField(&pf, &e.prev, k, 0, 1, 2); ok {
 					return err
 				}
-				return invalid("%s: unknown key %q", pf.what, k)
+				return invalid("%s: unknown key %q", pf.What, k)
 			})
 			if err == nil {
 				err = checkPos(&pf, &e.prev, 0, 1, 2)
@@ -351,11 +353,11 @@ func (s *scanner) entry(d *Doc, what string) error {
 	switch {
 	case err != nil:
 		return err
-	case !fs.has(fEntryOp):
+	case !fs.Has(fEntryOp):
 		return invalid("%s: no op", what)
 	case e.op.Kind == Update || e.op.Payload != nil:
 		return invalid("%s: updates and payloads are not logged", what)
-	case e.skipped && fs.has(fEntryPrev):
+	case e.skipped && fs.Has(fEntryPrev):
 		return invalid("%s: a skipped op has no prev", what)
 	}
 	if n := len(d.log); n > 0 {

@@ -23,9 +23,11 @@ const version = "1.0.0"
 type json0Engine struct{}
 
 var (
-	_ engine.Engine   = json0Engine{}
-	_ engine.Composer = json0Engine{}
-	_ engine.Doc      = (*doc)(nil)
+	_ engine.Engine    = json0Engine{}
+	_ engine.Composer  = json0Engine{}
+	_ engine.OpParser  = json0Engine{}
+	_ engine.Doc       = (*doc)(nil)
+	_ engine.OpApplier = (*doc)(nil)
 )
 
 func invalid(err error) error {
@@ -91,6 +93,30 @@ func (json0Engine) Compose(a, b []byte) ([]byte, error) {
 	return out.AppendJSON(nil), nil
 }
 
+// ParseOp implements engine.OpParser.
+func (json0Engine) ParseOp(op []byte) (engine.ParsedOp, error) {
+	o, err := json0.ParseOp(op)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	return o, nil
+}
+
+// TransformOp implements engine.OpParser. json0.Transform works on copies: the SDK caches the
+// concurrent ops it is given across calls.
+func (json0Engine) TransformOp(op, other engine.ParsedOp, side engine.Side) (engine.ParsedOp, error) {
+	out, err := json0.Transform(op.(json0.Op).Clone(), other.(json0.Op).Clone(), json0.Side(side == engine.Left))
+	if err != nil {
+		return nil, invalid(err)
+	}
+	return out, nil
+}
+
+// AppendOp implements engine.OpParser.
+func (json0Engine) AppendOp(dst []byte, op engine.ParsedOp) []byte {
+	return op.(json0.Op).AppendJSON(dst)
+}
+
 // doc is a live json0 document.
 type doc struct{ v any }
 
@@ -99,7 +125,17 @@ func (d *doc) Apply(op []byte) error {
 	if err != nil {
 		return invalid(err)
 	}
-	v, err := json0.Apply(d.v, o)
+	v, err := json0.ApplyInPlace(d.v, o)
+	if err != nil {
+		return invalid(err)
+	}
+	d.v = v
+	return nil
+}
+
+// ApplyOp implements engine.OpApplier.
+func (d *doc) ApplyOp(op engine.ParsedOp) error {
+	v, err := json0.ApplyInPlace(d.v, op.(json0.Op))
 	if err != nil {
 		return invalid(err)
 	}

@@ -95,7 +95,10 @@ while ((out.apply.length < 1500 || out.transform.length < 4000 || out.compose.le
     const rec = { doc: S(doc), op: S(a), out: S(d2) };
     if (![rec.doc, rec.op, rec.out].some(lone) && out.apply.length < 1500) out.apply.push(rec);
     const inv = json0.invert(clone(a));
-    if (out.invert.length < 300 && !lone(S(inv))) out.invert.push({ op: S(a), out: S(inv) });
+    // Whether invert(op) applied after op gives the document back: json0 ops carry what they
+    // delete, but a number changed by na may not come back exactly in floating point.
+    const restores = S(json0.apply(clone(d2), clone(inv))) === S(doc);
+    if (out.invert.length < 1500 && !lone(S(inv))) out.invert.push({ doc: S(doc), op: S(a), out: S(inv), restores });
     const c = rop(clone(d2), 1 + ri(3));
     if (c.length && out.compose.length < 1000) {
       const comp = json0.compose(clone(a), clone(c));

@@ -121,6 +121,20 @@ for (let i = 0; i < 300; i++) {
 }
 cases.roundtrip = roundtrip.map((s) => ({ in: s, out: J(new Delta(JSON.parse(s))) }));
 
+// Invert: op.invert(doc) undoes op on doc. The document and the op are read back from their JSON
+// first, as the server holds them (so no attribute object is shared between them).
+cases.invert = [];
+for (let i = 0; i < 2000; i++) {
+  const doc = new Delta(JSON.parse(J(randDoc())));
+  const op = new Delta(JSON.parse(J(randOp(doc.length(), rnd() < 0.2))));
+  const out = op.invert(doc);
+  const back = type.apply(type.apply(doc, op), out);
+  if (J(new Delta().compose(back)) !== J(new Delta().compose(doc)) && J(back.ops.map((c) => c.insert)) !== J(doc.ops.map((c) => c.insert))) {
+    throw Error('reference invert does not restore ' + J(doc) + ' ' + J(op));
+  }
+  cases.invert.push({ doc, op, out });
+}
+
 const invalid = [
   '', 'null', '1', '"x"', '{}', '{"ops":1}', '{"ops":[],"x":1}', '[1]', '[null]', '[{}]',
   '[{"insert":""}]', '[{"insert":1}]', '[{"insert":null}]', '[{"insert":true}]', '[{"insert":[1]}]',
@@ -132,6 +146,6 @@ const invalid = [
 ];
 const out = ['{"package":"rich-text@' + require('rich-text/package.json').version + ' (quill-delta@' +
   require('quill-delta/package.json').version + ')"'];
-for (const k of ['apply', 'transform', 'compose', 'roundtrip']) out.push(',"' + k + '":[\n' + cases[k].map(J).join(',\n') + '\n]');
+for (const k of ['apply', 'transform', 'compose', 'roundtrip', 'invert']) out.push(',"' + k + '":[\n' + cases[k].map(J).join(',\n') + '\n]');
 out.push(',"invalid":' + J(invalid) + '}\n');
 process.stdout.write(out.join(''));

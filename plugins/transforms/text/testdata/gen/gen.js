@@ -80,7 +80,7 @@ const asciiJSON = v => JSON.stringify(v).replace(/[\u0080-\uffff]/g, c => '\\u' 
 const N = Number(process.env.VECTORS || 1500)
 const out = {
   generator: 'testdata/gen/gen.js', package: `${pkg.name}@${pkg.version}`,
-  apply: [], transform: [], compose: [], normalize: [], invalid: [],
+  apply: [], transform: [], compose: [], normalize: [], invert: [], invalid: [],
 }
 
 for (let i = 0; i < N; i++) {
@@ -132,6 +132,18 @@ for (let i = 0; i < N / 2; i++) {
   const doc = randDoc()
   const op = randOp(doc, true)
   out.normalize.push({ op, out: type.normalize(clone(op)) })
+}
+
+// Invert: makeInvertible(op, doc) fills in the deleted text, invertWithDoc(op, doc) undoes op.
+out.invert = []
+for (let i = 0; i < N; i++) {
+  const doc = randDoc()
+  const op = randOp(doc)
+  const inv = type.invertWithDoc(clone(op), doc)
+  if (type.apply(type.apply(doc, op), inv) !== doc && op.every(c => typeof c !== 'object' || typeof c.d === 'number')) {
+    throw Error('reference invertWithDoc does not restore the document')
+  }
+  out.invert.push({ doc, op, invertible: type.makeInvertible(clone(op), doc), out: inv })
 }
 
 // Ops that checkOp rejects (and so apply, transform and compose throw on).

@@ -1,4 +1,4 @@
-package table
+package jsonscan
 
 import (
 	"bytes"
@@ -8,10 +8,10 @@ import (
 	"unicode/utf8"
 )
 
-// FuzzScanValue checks the hand-written JSON reader against encoding/json: a value is accepted
-// exactly when json.Valid accepts it (and it is valid UTF-8, nested at most maxValueDepth deep),
-// and it comes out as json.Compact writes it; a string decodes as json.Unmarshal decodes it.
-func FuzzScanValue(f *testing.F) {
+// FuzzValue checks the reader against encoding/json: a value is accepted exactly when json.Valid
+// accepts it (and it is valid UTF-8, nested at most MaxDepth deep), and it comes out as
+// json.Compact writes it; a string decodes as json.Unmarshal decodes it.
+func FuzzValue(f *testing.F) {
 	for _, s := range []string{
 		`{"a": [1, -2.5e+3, true, false, null, "x\u00e9\ud83d\ude00\n"]}`, ` "a\"b\\c\/" `, `01`, `1.`, `-`, `[1,]`,
 		`{"a":1,}`, `{"a" 1}`, `"\ud800"`, `"\x"`, "\"\x01\"", `[[[[]]]]`, `1e5`, `-0.0E-0`, `tru`, `nulll`, `{} {}`,
@@ -20,16 +20,16 @@ func FuzzScanValue(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := scanner{b: b}
-		got, err := s.value(nil, "v")
+		s := New(b)
+		got, err := s.Value(nil, "v")
 		if err == nil {
-			err = s.end("v")
+			err = s.End("v")
 		}
 		if err != nil && !errors.Is(err, ErrInvalid) {
 			t.Fatalf("error %v is not ErrInvalid", err)
 		}
 		want := json.Valid(b) && utf8.Valid(b)
-		if want && err != nil && depth(b) <= maxValueDepth {
+		if want && err != nil && depth(b) <= MaxDepth {
 			t.Fatalf("value(%q): %v; encoding/json accepts it", b, err)
 		}
 		if err == nil {
@@ -42,8 +42,8 @@ func FuzzScanValue(f *testing.F) {
 			}
 		}
 		// Strings: the decoder must agree with json.Unmarshal on valid UTF-8.
-		s = scanner{b: b}
-		if str, err := s.str("s"); err == nil && s.end("s") == nil {
+		s = New(b)
+		if str, err := s.Str("s"); err == nil && s.End("s") == nil {
 			var ref string
 			if e := json.Unmarshal(b, &ref); e != nil || ref != str {
 				t.Fatalf("str(%q) = %q; json.Unmarshal %q (%v)", b, str, ref, e)
