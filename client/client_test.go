@@ -144,7 +144,9 @@ func TestBatchedFramesBothWays(t *testing.T) {
 	t.Parallel()
 	s := newFake(t)
 	s.set(func(s *fakeServer) { s.batch = true; s.dupAcks = true })
-	a, b := dialT(t, s, Options{}), dialT(t, s, Options{})
+	// The test reads events only after every ack: the buffers must hold all 300 (a full
+	// buffer holds the reader back, by design, and later acks would never be read).
+	a, b := dialT(t, s, Options{EventBuffer: 1024}), dialT(t, s, Options{EventBuffer: 1024})
 	da, db := joinT(t, a, "d"), joinT(t, b, "d")
 	const n = 300
 	pend := make([]*Pending, n)
