@@ -604,7 +604,7 @@ func (d *Doc) handleJoin(ctx context.Context, r *request) {
 		if err != nil {
 			delete(d.peers, r.peerID)
 			r.onJoin(JoinResult{}, fmt.Errorf("snapshot for join: %w", err))
-			d.resetOnEngineError(err)
+			d.resetOnEngineError(ctx, err)
 			return
 		}
 		res.Snapshot = snap
@@ -629,7 +629,7 @@ func (d *Doc) handleRead(ctx context.Context, r *request) {
 	snap, err := d.state.Snapshot(ctx)
 	if err != nil {
 		r.onRead(ReadResult{}, fmt.Errorf("snapshot for read: %w", err))
-		d.resetOnEngineError(err)
+		d.resetOnEngineError(ctx, err)
 		return
 	}
 	res := ReadResult{DocType: d.docType, Revision: d.rev, Snapshot: snap}
@@ -744,7 +744,12 @@ func (d *Doc) handleSubmit(ctx context.Context, r *request) {
 		telemetry.SetStatus(aspan, string(perr.Code), spanErr)
 		aspan.End()
 		r.onSubmit(SubmitResult{}, perr)
-		d.resetOnEngineError(err)
+		// The log line carries the op's trace and span ids when it has a span context.
+		lctx := ctx
+		if s.SpanContext.IsValid() {
+			lctx = trace.ContextWithSpanContext(ctx, s.SpanContext)
+		}
+		d.resetOnEngineError(lctx, err)
 		return
 	}
 	if len(concurrent) > 0 {
@@ -1002,7 +1007,7 @@ func (d *Doc) maybeSnapshot(ctx context.Context, force bool) {
 	data, err := d.state.Snapshot(ctx)
 	if err != nil {
 		d.log.Warn("take snapshot", "err", err)
-		d.resetOnEngineError(err)
+		d.resetOnEngineError(ctx, err)
 		return
 	}
 	meta, _ := json.Marshal(d.clients)
@@ -1087,12 +1092,12 @@ func (d *Doc) failAll(err *protocol.Error) {
 
 // resetOnEngineError stops the document when its engine state is lost (an instance trapped), so
 // it reloads from storage; a plain InvalidOp changes nothing.
-func (d *Doc) resetOnEngineError(err error) {
+func (d *Doc) resetOnEngineError(ctx context.Context, err error) {
 	var perr *protocol.Error
 	if errors.As(err, &perr) && perr.Code == protocol.CodeInvalidOp && !errors.Is(err, ErrStateLost) {
 		return
 	}
-	d.log.Error("engine failed; document reloads from storage", "err", err)
+	d.log.ErrorContext(ctx, "engine failed; document reloads from storage", "err", err)
 	d.failAll(protocol.Errorf(protocol.CodeUnavailable, "document engine failed; rejoin"))
 }
 

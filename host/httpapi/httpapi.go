@@ -197,7 +197,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		perr = protocol.Errorf(protocol.CodeUnavailable, "request timed out")
 		status = http.StatusServiceUnavailable
 	default:
-		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		perr = protocol.Errorf(protocol.CodeInternal, "internal error")
 		status = http.StatusInternalServerError
 	}
