@@ -22,10 +22,13 @@ export interface Change<Op = any> {
 }
 
 /** ReloadEvent: the server said "reload from snapshot" (too far behind, or a refused op). The
- * snapshot has been replaced; dropped is the local op that was lost, if any. */
+ * snapshot has been replaced; dropped is the local op that was lost, if any (composed into one;
+ * for a type without compose, such as the CRDT types, it is null and droppedOps lists them). */
 export interface ReloadEvent<Op = any> {
   reason: 'reload' | 'rejected';
   dropped: Op | null;
+  /** droppedOps are the lost local ops, oldest first. */
+  droppedOps: Op[];
   error?: ProtocolError;
 }
 
@@ -146,7 +149,9 @@ export class Doc<Snap = any, Op = any> extends Emitter<DocEvents<Op>> {
   readonly ready: Promise<Doc<Snap, Op>>;
 
   private inflight: Inflight<Op> | null = null;
-  private pending: Op | null = null;
+  /** pending holds the buffered ops: at most one (composed) for a type with compose, else each
+   * op apart (sent one after another). */
+  private pending: Op[] = [];
   private joined = false;
   private joinRef = 0;
   private loaded = false;
@@ -183,7 +188,7 @@ export class Doc<Snap = any, Op = any> extends Emitter<DocEvents<Op>> {
 
   /** hasPending reports local ops the server has not acknowledged yet. */
   get hasPending(): boolean {
-    return this.inflight !== null || this.pending !== null;
+    return this.inflight !== null || this.pending.length > 0;
   }
 
   /** submit applies op locally at once and sends it. origin is passed back in the change event
@@ -207,14 +212,16 @@ export class Doc<Snap = any, Op = any> extends Emitter<DocEvents<Op>> {
       }
     }
     this.snapshot = this.ot.apply(this.snapshot, op);
-    this.pending = this.pending === null ? op : this.ot.compose(this.pending, op);
+    const last = this.pending.length - 1;
+    if (last >= 0 && this.ot.compose) this.pending[last] = this.ot.compose(this.pending[last], op);
+    else this.pending.push(op);
     if (inverse !== null) {
       const now = Date.now();
       const top = this.undoStack.length - 1;
       if (kind === 'undo') this.redoStack.push(inverse);
-      else if (kind === 'edit' && top >= 0 && now - this.lastEditAt < this.undoGroupMs) {
+      else if (kind === 'edit' && top >= 0 && now - this.lastEditAt < this.undoGroupMs && this.ot.compose) {
         // Typing in a burst undoes as one step: the new inverse first, then the older one.
-        this.undoStack[top] = this.ot.compose(inverse, this.undoStack[top]);
+        this.undoStack[top] = this.ot.compose!(inverse, this.undoStack[top]);
         this.redoStack = [];
       } else {
         this.undoStack.push(inverse);
@@ -371,18 +378,26 @@ export class Doc<Snap = any, Op = any> extends Emitter<DocEvents<Op>> {
     }
   }
 
-  private hardReload(reason: 'rejected', err: ProtocolError): void {
-    const dropped = this.inflight && this.pending ? this.ot.compose(this.inflight.op, this.pending) : (this.inflight?.op ?? this.pending);
+  private hardReload(reason: 'rejected' | 'reload', err?: ProtocolError): void {
+    const ev: ReloadEvent<Op> = { reason, ...this.lost(), ...(err ? { error: err } : {}) };
     this.inflight = null;
-    this.pending = null;
+    this.pending = [];
     this.undoStack = [];
     this.redoStack = [];
     this.loaded = false;
-    this.pendingReload = { reason, dropped, error: err };
+    this.pendingReload = ev;
     this._rejoin();
   }
 
   private pendingReload: ReloadEvent<Op> | null = null;
+
+  /** lost lists the unacknowledged local ops (and composes them when the type can). */
+  private lost(): { dropped: Op | null; droppedOps: Op[] } {
+    const ops = this.inflight ? [this.inflight.op, ...this.pending] : [...this.pending];
+    const compose = this.ot.compose;
+    const dropped = ops.length === 0 || !compose ? null : ops.reduce((a, b) => compose(a, b));
+    return { dropped, droppedOps: ops };
+  }
 
   private onJoined(m: any): void {
     this.joined = true;
@@ -395,10 +410,9 @@ export class Doc<Snap = any, Op = any> extends Emitter<DocEvents<Op>> {
       this.pendingReload = null;
       if (this.loaded) {
         // reload: true. Our unacknowledged ops cannot be placed on the new snapshot.
-        const dropped = this.inflight && this.pending ? this.ot.compose(this.inflight.op, this.pending) : (this.inflight?.op ?? this.pending);
-        ev = { reason: 'reload', dropped };
+        ev = { reason: 'reload', ...this.lost() };
         this.inflight = null;
-        this.pending = null;
+        this.pending = [];
         this.undoStack = [];
         this.redoStack = [];
       }
@@ -408,7 +422,10 @@ export class Doc<Snap = any, Op = any> extends Emitter<DocEvents<Op>> {
       if (first) this.resolveReady(this);
       else if (ev) this.emit('reload', ev);
     } else {
-      for (const op of m.ops ?? []) this.onServerOp(op);
+      for (const op of m.ops ?? []) {
+        this.onServerOp(op);
+        if (!this.loaded) return; // an op failed to apply: reloading from the snapshot
+      }
     }
     this.awareness._reset(m.peers ?? []);
     this.emit('joined', { access: this.access, revision: this.revision });
@@ -419,6 +436,7 @@ export class Doc<Snap = any, Op = any> extends Emitter<DocEvents<Op>> {
   }
 
   private onServerOp(m: any): void {
+    if (!this.loaded) return; // reloading from the snapshot
     if (m.revision <= this.revision) return; // already have it
     if (m.revision !== this.revision + 1) {
       // A gap should never happen; rejoin from our revision to fetch what is missing.
@@ -437,12 +455,20 @@ export class Doc<Snap = any, Op = any> extends Emitter<DocEvents<Op>> {
       op = ot.transform(op, this.inflight.op, 'right');
       this.inflight.op = mine;
     }
-    if (this.pending !== null) {
-      const mine = ot.transform(this.pending, op, 'left');
-      op = ot.transform(op, this.pending, 'right');
-      this.pending = mine;
+    for (let i = 0; i < this.pending.length; i++) {
+      const p = this.pending[i];
+      this.pending[i] = ot.transform(p, op, 'left');
+      op = ot.transform(op, p, 'right');
     }
-    this.snapshot = ot.apply(this.snapshot, op);
+    try {
+      this.snapshot = ot.apply(this.snapshot, op);
+    } catch {
+      // The server applied this op but our state cannot (it diverged: e.g. a tree whose log, with
+      // our pending ops in it, folded past the op's stamp). Start again from the server's
+      // snapshot.
+      this.hardReload('reload');
+      return;
+    }
     this.revision = m.revision;
     this.undoStack = this.transformStack(this.undoStack, op);
     this.redoStack = this.transformStack(this.redoStack, op);
@@ -470,9 +496,8 @@ export class Doc<Snap = any, Op = any> extends Emitter<DocEvents<Op>> {
   }
 
   private flush(): void {
-    if (this.inflight || this.pending === null || !this.joined) return;
-    this.inflight = { op: this.pending, seq: ++this.seq, ref: 0 };
-    this.pending = null;
+    if (this.inflight || this.pending.length === 0 || !this.joined) return;
+    this.inflight = { op: this.pending.shift()!, seq: ++this.seq, ref: 0 };
     this.sendInflight();
   }
 

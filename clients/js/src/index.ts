@@ -13,3 +13,5 @@ export type { DocOptions, Change, ReloadEvent, AwarenessChange } from './doc.js'
 export { registerType, getType, Delta } from './types.js';
 export type { OTType } from './types.js';
 export { toUni, fromUni } from './unicode.js';
+export { Clock, clockFor, FormState, JSONState, TreeState, TableState, ROOT } from './crdt/index.js';
+export type { Stamp, FormOp, JSONOp, TreeOp, TreeNode, TableOp } from './crdt/index.js';

@@ -1,6 +1,7 @@
 import { type as textType } from 'ot-text-unicode';
 import * as richTextNS from 'rich-text';
 import * as json0NS from 'ot-json0';
+import { form, json, tree, table } from './crdt/index.js';
 
 // rich-text and ot-json0 are CommonJS without static named exports: take whichever shape the
 // loader (Node's ESM loader or a bundler) gives.
@@ -26,7 +27,9 @@ export interface OTType<Snap = any, Op = any> {
   deserializeOp?(json: unknown): Op;
   apply(snapshot: Snap, op: Op): Snap;
   transform(op: Op, other: Op, side: 'left' | 'right'): Op;
-  compose(a: Op, b: Op): Op;
+  /** compose joins two consecutive ops into one. Without it (the CRDT types, whose ops each keep
+   * their own stamp) the client keeps buffered ops apart and sends them one after another. */
+  compose?(a: Op, b: Op): Op;
   /** invertWithDoc returns the op that undoes op applied to snapshot (needed for undo). */
   invertWithDoc?(op: Op, snapshot: Snap): Op;
   /** isNoop reports an op that changes nothing. */
@@ -74,6 +77,10 @@ const registry = new Map<string, OTType>([
   ['text', text],
   ['rich-text', richText],
   ['json0', json0],
+  ['form', form],
+  ['json', json],
+  ['tree', tree],
+  ['table', table],
 ]);
 
 /** registerType adds (or replaces) the client-side implementation of a document type. */

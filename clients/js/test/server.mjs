@@ -20,7 +20,8 @@ export const TOKENS = { write: 'write-token-ann', write2: 'write-token-bob', rea
  */
 export async function startServer(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'opstream-js-'));
-  let yaml = `plugins:\n  engines:\n    rich-text: {module: ${pluginsDir}/rich-text.wasm}\n    json0: {module: ${pluginsDir}/json0.wasm}\n`;
+  let yaml = `plugins:\n  engines:\n    rich-text: {module: ${pluginsDir}/rich-text.wasm}\n    json0: {module: ${pluginsDir}/json0.wasm}\n` +
+    ['form', 'json', 'tree', 'table', 'counter'].map((t) => `    ${t}: {module: ${pluginsDir}/${t}.wasm}\n`).join('');
   if (opts.tokens) {
     yaml += `  authorizer:\n    module: ${pluginsDir}/tokens.wasm\n    config:\n      tokens:\n` +
       `        ${TOKENS.write}: {access: write, subject: ann}\n` +
@@ -60,6 +61,12 @@ export async function startServer(opts = {}) {
   return {
     url,
     log: () => log,
+    /** getDocRaw returns GET /v1/docs/{id}'s body as text (to compare snapshots byte for byte). */
+    async getDocRaw(id) {
+      const r = await fetch(`${url}/v1/docs/${encodeURIComponent(id)}`);
+      if (!r.ok) throw new Error(`GET ${id}: ${r.status} ${await r.text()}`);
+      return r.text();
+    },
     async getDoc(id, token) {
       const r = await fetch(`${url}/v1/docs/${encodeURIComponent(id)}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
       if (!r.ok) throw new Error(`GET ${id}: ${r.status} ${await r.text()}`);
