@@ -1,10 +1,13 @@
 package json0
 
 import (
+	"errors"
 	"math"
 	"slices"
 	"strconv"
 	"unicode/utf16"
+
+	"github.com/opstream/opstream/pluginsdk/jsonscan"
 )
 
 // TextComp is a text0 component: an insert {p, i} or a delete {p, d}.
@@ -65,6 +68,14 @@ var allowed = [][]string{{"oi"}, {"od"}, {"od", "oi"}, {"li"}, {"ld"}, {"ld", "l
 
 // ParseOp decodes and validates an op.
 func ParseOp(b []byte) (Op, error) {
+	if op, ok := parseOpFast(b); ok {
+		return op, nil
+	}
+	return parseOpSlow(b)
+}
+
+// parseOpSlow is ParseOp's general path: the op as a value, then each component.
+func parseOpSlow(b []byte) (Op, error) {
 	v, err := ParseValue(b)
 	if err != nil {
 		return nil, err
@@ -84,6 +95,90 @@ func ParseOp(b []byte) (Op, error) {
 	return op, nil
 }
 
+// errSlow makes parseOpFast give up: the op is left to the general path.
+var errSlow = errors.New("json0: not on the fast path")
+
+// parseOpFast decodes an op's components straight from the scanner, without building each
+// component as an *Object first (allocations are what a WASM guest pays for most). It reports
+// ok only for an op it read completely and whose components are all valid, with the result
+// ParseOp's general path gives; anything else (a repeated key, a text0 component, an invalid
+// op, ...) is left to the general path, so errors and edge cases stay exactly its own.
+func parseOpFast(b []byte) (Op, bool) {
+	s := jsonscan.New(b)
+	if s.Peek() != '[' {
+		return nil, false
+	}
+	op := Op{}
+	err := s.Array("value", func() error {
+		if s.Peek() != '{' {
+			return errSlow
+		}
+		var f compFields
+		var vals [4]any
+		f.keys = make([]string, 0, 3)
+		f.vals = vals[:0]
+		err := s.Object("value", func(k string) error {
+			if slices.Contains(f.keys, k) || len(f.keys) == len(vals) {
+				return errSlow
+			}
+			var v any
+			var err error
+			switch k {
+			case "p":
+				if s.Peek() != '[' {
+					return errSlow
+				}
+				// Straight into the component's path, as component builds it.
+				err = s.Array("value", func() error {
+					switch c := s.Peek(); {
+					case c == '"':
+						str, err := s.Str("value")
+						f.path = append(f.path, str)
+						return err
+					case c == '-' || '0' <= c && c <= '9':
+						x, err := parseNumber(&s)
+						n, ok := nonNegInt(x)
+						if err == nil && !ok {
+							err = errSlow
+						}
+						f.path = append(f.path, n)
+						return err
+					}
+					return errSlow
+				})
+				f.pathRead = true
+			case "oi", "od", "li", "ld":
+				v, err = parseValue(&s, 2)
+			case "lm", "na":
+				if c := s.Peek(); c != '-' && (c < '0' || c > '9') {
+					return errSlow
+				}
+				v, err = parseNumber(&s)
+			case "si", "sd":
+				if s.Peek() != '"' {
+					return errSlow
+				}
+				v, err = s.Str("value")
+			default:
+				return errSlow
+			}
+			f.keys = append(f.keys, k)
+			f.vals = append(f.vals, v)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		c, err := f.component(true)
+		op = append(op, c)
+		return err
+	})
+	if err != nil || s.End("value") != nil {
+		return nil, false
+	}
+	return slices.Clip(op), true
+}
+
 func nonNegInt(v any) (int, bool) {
 	f, ok := v.(float64)
 	if !ok || f < 0 || f != math.Trunc(f) || f > 1<<53 {
@@ -92,40 +187,89 @@ func nonNegInt(v any) (int, bool) {
 	return int(f), true
 }
 
+// compFields is a component object's fields, in order, each key once.
+type compFields struct {
+	keys []string
+	vals []any
+	// path is the decoded path (strings and ints) when pathRead; the value at "p" is then unused.
+	path     []any
+	pathRead bool
+}
+
+func (f *compFields) get(k string) any {
+	for i, x := range f.keys {
+		if x == k {
+			return f.vals[i]
+		}
+	}
+	return nil
+}
+
+func (f *compFields) has(k string) bool { return slices.Contains(f.keys, k) }
+
 func parseComponent(v any) (Component, error) {
-	var c Component
 	o, ok := v.(*Object)
 	if !ok {
-		return c, invalidf("not an object")
+		return Component{}, invalidf("not an object")
 	}
-	pv, ok := o.M["p"]
-	pl, ok2 := pv.(*List)
-	if !ok || !ok2 {
-		return c, invalidf("missing path")
+	f := compFields{keys: o.Keys, vals: make([]any, len(o.Keys))}
+	for i, k := range o.Keys {
+		f.vals[i] = o.M[k]
 	}
-	for _, e := range pl.Values() {
-		switch x := e.(type) {
-		case string:
-			c.P = append(c.P, x)
-		default:
-			n, ok := nonNegInt(e)
-			if !ok {
-				return c, invalidf("path elements must be strings or non-negative integers")
+	return f.component(false)
+}
+
+// component builds and checks the component; owned says it may keep f.keys.
+func (f *compFields) component(owned bool) (Component, error) {
+	var c Component
+	if f.pathRead {
+		c.P = f.path
+	} else {
+		pl, ok := f.get("p").(*List)
+		if !ok {
+			return c, invalidf("missing path")
+		}
+		for _, e := range pl.Values() {
+			switch x := e.(type) {
+			case string:
+				c.P = append(c.P, x)
+			default:
+				n, ok := nonNegInt(e)
+				if !ok {
+					return c, invalidf("path elements must be strings or non-negative integers")
+				}
+				c.P = append(c.P, n)
 			}
-			c.P = append(c.P, n)
 		}
 	}
-	var ins []string
-	for _, k := range o.Keys {
+	// The instructions (keys other than p), sorted, must be one of allowed.
+	var sorted [2]string
+	n := 0
+	for _, k := range f.keys {
 		if k != "p" {
-			ins = append(ins, k)
+			if n < len(sorted) {
+				sorted[n] = k
+			}
+			n++
 		}
 	}
-	sorted := slices.Sorted(slices.Values(ins))
-	if !slices.ContainsFunc(allowed, func(a []string) bool { return slices.Equal(a, sorted) }) {
+	if n == 2 && sorted[1] < sorted[0] {
+		sorted[0], sorted[1] = sorted[1], sorted[0]
+	}
+	if n == 0 || n > 2 || !slices.ContainsFunc(allowed, func(a []string) bool { return slices.Equal(a, sorted[:n]) }) {
+		var ins []string
+		for _, k := range f.keys {
+			if k != "p" {
+				ins = append(ins, k)
+			}
+		}
 		return c, invalidf("invalid or missing instruction %v", ins)
 	}
-	c.Keys = slices.Clone(o.Keys)
+	if owned {
+		c.Keys = slices.Clip(f.keys) // no spare capacity, like a clone: set appends to it
+	} else {
+		c.Keys = slices.Clone(f.keys)
+	}
 	last := any(nil)
 	if len(c.P) > 0 {
 		last = c.P[len(c.P)-1]
@@ -134,24 +278,24 @@ func parseComponent(v any) (Component, error) {
 	_, lastStr := last.(string)
 	switch sorted[0] {
 	case "oi", "od":
-		c.Oi, c.Od = o.M["oi"], o.M["od"]
+		c.Oi, c.Od = f.get("oi"), f.get("od")
 		if len(c.P) > 0 && !lastStr {
 			return c, invalidf("object key must be a string")
 		}
 	case "li", "ld", "lm":
-		c.Li, c.Ld = o.M["li"], o.M["ld"]
+		c.Li, c.Ld = f.get("li"), f.get("ld")
 		if !lastNum {
 			return c, invalidf("list index must be a non-negative integer")
 		}
 		if sorted[0] == "lm" {
-			n, ok := nonNegInt(o.M["lm"])
+			n, ok := nonNegInt(f.get("lm"))
 			if !ok {
 				return c, invalidf("lm must be a non-negative integer")
 			}
 			c.Lm = n
 		}
 	case "na":
-		f, ok := o.M["na"].(float64)
+		f, ok := f.get("na").(float64)
 		if !ok {
 			return c, invalidf("na must be a number")
 		}
@@ -160,7 +304,7 @@ func parseComponent(v any) (Component, error) {
 		if !lastNum {
 			return c, invalidf("string offset must be a non-negative integer")
 		}
-		s, ok := o.M[sorted[0]].(string)
+		s, ok := f.get(sorted[0]).(string)
 		if !ok {
 			return c, invalidf("%s must be a string", sorted[0])
 		}
@@ -170,12 +314,12 @@ func parseComponent(v any) (Component, error) {
 			c.Sd = toUTF16(s)
 		}
 	case "o":
-		t, _ := o.M["t"].(string)
+		t, _ := f.get("t").(string)
 		if t != "text0" {
-			return c, invalidf("unknown subtype %s", AppendValue(nil, o.M["t"]))
+			return c, invalidf("unknown subtype %s", AppendValue(nil, f.get("t")))
 		}
 		c.T = t
-		ol, ok := o.M["o"].(*List)
+		ol, ok := f.get("o").(*List)
 		if !ok {
 			return c, invalidf("text0 op must be an array")
 		}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/opstream/opstream/pluginsdk/jsonscan"
 )
@@ -125,7 +126,13 @@ func parseValue(s *jsonscan.Scanner, depth int) (any, error) {
 	case s.Literal("null"):
 		return nil, nil
 	}
-	num, err := s.Value(nil, "value") // a number: anything else is refused by Value
+	return parseNumber(s)
+}
+
+// parseNumber reads a number (anything else is refused by Value) as a float64.
+func parseNumber(s *jsonscan.Scanner) (any, error) {
+	var buf [32]byte
+	num, err := s.Value(buf[:0], "value")
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +186,11 @@ func arrayIndex(k string) (uint64, bool) {
 	if k == "" || len(k) > 10 || (len(k) > 1 && k[0] == '0') {
 		return 0, false
 	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < '0' || k[i] > '9' {
+			return 0, false // what ParseUint refuses, without its error's allocation
+		}
+	}
 	n, err := strconv.ParseUint(k, 10, 64)
 	if err != nil || n >= 1<<32-1 {
 		return 0, false
@@ -228,30 +240,54 @@ func appendNumber(b []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// appendString encodes s like JSON.stringify: ", \ and control characters escaped, each byte of
+// invalid UTF-8 as U+FFFD (as ranging over s gives it), everything else as is. Runs of bytes
+// that need nothing are copied at once (FuzzAppendString checks it against the rune-by-rune
+// encoder it replaced).
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b = append(b, '\\', '"')
-		case r == '\\':
-			b = append(b, '\\', '\\')
-		case r == '\b':
-			b = append(b, '\\', 'b')
-		case r == '\f':
-			b = append(b, '\\', 'f')
-		case r == '\n':
-			b = append(b, '\\', 'n')
-		case r == '\r':
-			b = append(b, '\\', 'r')
-		case r == '\t':
-			b = append(b, '\\', 't')
-		case r < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&15])
-		default:
-			b = append(b, string(r)...)
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
 		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+			b = append(b, s[start:i]...)
+			b = utf8.AppendRune(b, utf8.RuneError)
+			i++
+			start = i
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"':
+			b = append(b, '\\', '"')
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\f':
+			b = append(b, '\\', 'f')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+		}
+		i++
+		start = i
 	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }
 

@@ -23,8 +23,10 @@ const version = "1.0.0"
 type jsonEngine struct{}
 
 var (
-	_ engine.Engine = jsonEngine{}
-	_ engine.Doc    = (*doc)(nil)
+	_ engine.Engine    = jsonEngine{}
+	_ engine.OpParser  = jsonEngine{}
+	_ engine.Doc       = (*doc)(nil)
+	_ engine.OpApplier = (*doc)(nil)
 )
 
 func invalid(err error) error {
@@ -61,7 +63,36 @@ func (jsonEngine) Transform(op, other []byte, _ engine.Side) ([]byte, error) {
 	return op, nil
 }
 
+// parsedOp is a decoded op with its bytes: the applied op is the op as sent, as Apply returns it.
+type parsedOp struct {
+	op  jsoncrdt.Op
+	raw []byte
+}
+
+// ParseOp decodes and validates an op once per call; concurrent ops are cached by the SDK.
+func (jsonEngine) ParseOp(op []byte) (engine.ParsedOp, error) {
+	o, err := jsoncrdt.ParseOp(op)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	return &parsedOp{op: o, raw: append([]byte(nil), op...)}, nil
+}
+
+// TransformOp is the identity.
+func (jsonEngine) TransformOp(op, _ engine.ParsedOp, _ engine.Side) (engine.ParsedOp, error) {
+	return op, nil
+}
+
+// AppendOp appends the op as it was sent (what Apply without OpParser returns).
+func (jsonEngine) AppendOp(dst []byte, op engine.ParsedOp) []byte {
+	return append(dst, op.(*parsedOp).raw...)
+}
+
 type doc struct{ d *jsoncrdt.Doc }
+
+func (d *doc) ApplyOp(op engine.ParsedOp) error {
+	return invalid(d.d.Apply(op.(*parsedOp).op))
+}
 
 func (d *doc) Apply(op []byte) error {
 	o, err := jsoncrdt.ParseOp(op)
