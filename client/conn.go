@@ -664,7 +664,11 @@ func (c *Conn) errorLocked(m *protocol.Message, out *[]delivery) {
 		switch {
 		case w.ch != nil:
 			w.ch <- reply{err: perr}
-		case w.p != nil && perr.Code == protocol.CodeUnavailable && c.opts.Reconnect:
+		case w.p != nil && perr.Code == protocol.CodeNotJoined && c.opts.Reconnect && !w.p.doc.live:
+			// The document dropped us (its owner moved) just before this submit reached the
+			// server; the rejoin under way resubmits every pending op.
+			w.p.ref = 0
+		case w.p != nil && (perr.Code == protocol.CodeUnavailable || perr.Code == protocol.CodeNotJoined) && c.opts.Reconnect:
 			// Not applied (or not known to be): keep the op and send it again with the same
 			// client id and seq, which the server deduplicates.
 			w.p.ref = 0

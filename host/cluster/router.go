@@ -132,6 +132,7 @@ type Router struct {
 	proxies    map[proxyKey]*proxied
 	remotes    map[remoteKey]*remotePeer
 	lastSeq    map[string]uint64
+	lastSeen   map[string]time.Time // when each node was last in the live set
 	closed     bool
 }
 
@@ -149,6 +150,7 @@ func New(cfg Config, bp backplane.Backplane, reg *doc.Registry, hooks Hooks, log
 		nodes: map[string]bool{bp.Self(): true}, links: make(map[string]*link),
 		pending: make(map[uint64]*pendingReq), proxies: make(map[proxyKey]*proxied),
 		remotes: make(map[remoteKey]*remotePeer), lastSeq: make(map[string]uint64),
+		lastSeen: make(map[string]time.Time),
 	}
 }
 
@@ -438,11 +440,21 @@ func (r *Router) refresh(ctx context.Context) {
 			lost = append(lost, k)
 		}
 	}
-	r.nodes = make(map[string]bool, len(res.Nodes))
+	// A node counts as gone only after missing from the live set for a whole TTL: right after
+	// Redis lost its data (a restart) the set is empty until every node's next renewal.
 	for _, n := range res.Nodes {
-		r.nodes[n] = true
+		r.lastSeen[n] = start
 	}
-	r.nodeList = res.Nodes
+	r.nodes = make(map[string]bool, len(r.lastSeen))
+	r.nodeList = r.nodeList[:0]
+	for n, seen := range r.lastSeen {
+		if start.Sub(seen) > r.cfg.LeaseTTL {
+			delete(r.lastSeen, n)
+			continue
+		}
+		r.nodes[n] = true
+		r.nodeList = append(r.nodeList, n)
+	}
 	var moved []storage.DocKey
 	for i, k := range watchKeys {
 		o := res.Owners[i]
