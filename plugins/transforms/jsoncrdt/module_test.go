@@ -29,43 +29,9 @@ func TestModule(t *testing.T) {
 		`{"del":["a"],"ts":3,"peer":"p1"}`,
 		`{"set":[["a","z"],5],"ts":4,"peer":"p3"}`,
 	}
-	a, err := e.Open(ctx, empty)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := e.Open(ctx, empty)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range ops {
-		got, err := a.Apply(ctx, []byte(ops[i]), nil, 0)
-		if err != nil || string(got) != ops[i] {
-			t.Fatalf("apply %s = %s %v", ops[i], got, err)
-		}
-		// b gets them in reverse order, rebased (identity) over the ones it already has.
-		j := len(ops) - 1 - i
-		var conc [][]byte
-		for _, o := range ops[j+1:] {
-			conc = append(conc, []byte(o))
-		}
-		if got, err := b.Apply(ctx, []byte(ops[j]), conc, 0); err != nil || string(got) != ops[j] {
-			t.Fatalf("apply %s over %d = %s %v", ops[j], len(conc), got, err)
-		}
-	}
-	if _, err := a.Apply(ctx, []byte(`{"set":[[],1],"ts":1,"peer":"p"}`), nil, 0); !errors.Is(err, pluginhost.ErrRejected) {
-		t.Fatalf("malformed op: %v; want ErrRejected", err)
-	}
-	if err := e.Validate(ctx, []byte(`{"del":[1],"ts":1,"peer":"p"}`)); !errors.Is(err, pluginhost.ErrRejected) {
-		t.Fatalf("validate malformed: %v", err)
-	}
-	sa, err := a.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb, err := b.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The second document gets them in reverse order, rebased (identity) over the ones it has.
+	sa, sb, a := wasmtest.ApplyBothOrders(t, e, empty, ops)
+	wasmtest.RequireRejected(t, e, a, `{"set":[[],1],"ts":1,"peer":"p"}`, `{"del":[1],"ts":1,"peer":"p"}`)
 	want := `{"registers":[{"path":["a"],"del":true,"ts":3,"peer":"p1"},{"path":["a","y"],"v":"b","ts":2,"peer":"p2"},{"path":["a","z"],"v":5,"ts":4,"peer":"p3"}],"value":{"a":{"z":5}}}`
 	if string(sa) != want || string(sb) != want {
 		t.Fatalf("snapshots\n a %s\n b %s\nwant %s", sa, sb, want)

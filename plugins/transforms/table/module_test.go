@@ -37,49 +37,13 @@ func TestModule(t *testing.T) {
 	for i := range 40 {
 		ops = append(ops, fmt.Sprintf(`{"op":"set_cell","row":"r%d","col":"c%d","value":%d,"ts":%d,"peer":"p%d"}`, 1+r.IntN(3), 1+r.IntN(2), i, r.IntN(9), r.IntN(2)))
 	}
-	a, err := e.Open(ctx, empty)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := e.Open(ctx, empty)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range ops {
-		got, err := a.Apply(ctx, []byte(ops[i]), nil, 0)
-		if err != nil || string(got) != ops[i] {
-			t.Fatalf("apply %s = %s %v", ops[i], got, err)
-		}
-		j := len(ops) - 1 - i
-		var conc [][]byte
-		for _, o := range ops[j+1:] {
-			conc = append(conc, []byte(o))
-		}
-		if got, err := b.Apply(ctx, []byte(ops[j]), conc, 0); err != nil || string(got) != ops[j] {
-			t.Fatalf("apply %s over %d = %s %v", ops[j], len(conc), got, err)
-		}
-	}
-	for _, bad := range []string{
+	sa, sb, a := wasmtest.ApplyBothOrders(t, e, empty, ops)
+	wasmtest.RequireRejected(t, e, a,
 		`{"op":"set_cell","row":"r1","col":"c1","ts":1,"peer":"p"}`,
 		`{"op":"insert_row","id":"r1","ts":1,"peer":"p"}`,
 		`{"op":"delete_row","id":"r1","ts":-1,"peer":"p"}`,
 		`[1]`,
-	} {
-		if _, err := a.Apply(ctx, []byte(bad), nil, 0); !errors.Is(err, pluginhost.ErrRejected) {
-			t.Fatalf("apply malformed %s: %v; want ErrRejected", bad, err)
-		}
-		if err := e.Validate(ctx, []byte(bad)); !errors.Is(err, pluginhost.ErrRejected) {
-			t.Fatalf("validate malformed %s: %v", bad, err)
-		}
-	}
-	sa, err := a.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb, err := b.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	)
 	if string(sa) != string(sb) {
 		t.Fatalf("snapshots differ\n a %s\n b %s", sa, sb)
 	}
