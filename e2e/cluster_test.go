@@ -121,7 +121,11 @@ func newEditor(t *testing.T, ctx context.Context, url, name, docID string, seed 
 		acked: map[uint64]int64{}, seen: map[int64]string{}}
 	e.ot = newOTClient(t, d, seed)
 	e.lastObs = hist.now()
-	e.ot.submitted = func(p *client.Pending) { e.calls[p.Seq] = hist.now() }
+	// The call time is taken before the op is sent: taken after, a descheduled goroutine could
+	// record it after another client's ack of a later revision (a false violation).
+	var call int64
+	e.ot.submitting = func() { call = hist.now() }
+	e.ot.submitted = func(p *client.Pending) { e.calls[p.Seq] = call }
 	e.ot.observed = e.observe
 	return e
 }

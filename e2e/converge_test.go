@@ -23,9 +23,11 @@ type otClient struct {
 	buffer   text.Op
 	sent     int
 	rnd      *rand.Rand
-	// Optional hooks for history checks: submitted sees each op sent, observed each event.
-	submitted func(p *client.Pending)
-	observed  func(ev client.Event)
+	// Optional hooks for history checks: submitting runs just before an op is sent, submitted
+	// sees each op sent, observed each event.
+	submitting func()
+	submitted  func(p *client.Pending)
+	observed   func(ev client.Event)
 }
 
 func newOTClient(t *testing.T, d *client.Doc, seed uint64) *otClient {
@@ -70,6 +72,9 @@ func (c *otClient) flush() {
 	}
 	c.inflight, c.buffer = c.buffer, nil
 	b, _ := json.Marshal(c.inflight)
+	if c.submitting != nil {
+		c.submitting()
+	}
 	p, err := c.doc.SubmitAsync(b, c.rev)
 	if err != nil {
 		c.t.Errorf("submit: %v", err)
