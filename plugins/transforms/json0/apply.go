@@ -50,7 +50,7 @@ func get(elem, key any) any {
 	switch e := elem.(type) {
 	case *Object:
 		if k, ok := key.(string); ok {
-			if v, ok := e.M[k]; ok {
+			if v, ok := e.Get(k); ok {
 				return v
 			}
 		}
@@ -86,8 +86,8 @@ func setAt(elem, key, v any, log *undoLog) {
 		if !ok {
 			throw("object key must be a string")
 		}
-		if old, had := e.M[k]; had {
-			log.add(func() { e.M[k] = old })
+		if old, had := e.Get(k); had {
+			log.add(func() { e.Set(k, old) })
 		} else {
 			log.add(func() { e.Delete(k) })
 		}
@@ -117,7 +117,7 @@ func setAt(elem, key, v any, log *undoLog) {
 // Apply applies op to a copy of doc and returns the result; doc is not modified.
 func Apply(doc any, op Op) (out any, err error) {
 	defer catch(&err)
-	return applyInPlace(Clone(doc), op, nil), nil
+	return applyInPlace(Clone(doc), op, nil, false), nil
 }
 
 // ApplyInPlace applies op to doc, modifying it, and returns the document (op may replace the
@@ -125,6 +125,18 @@ func Apply(doc any, op Op) (out any, err error) {
 // the document, so an op costs what it touches (a list insert or delete also moves the
 // list's tail), not the document's size: what a live document needs.
 func ApplyInPlace(doc any, op Op) (out any, err error) {
+	return applyLive(doc, op, false)
+}
+
+// ApplyOwned is ApplyInPlace for an op the caller owns and gives up: the values it inserts
+// become part of doc instead of being copied first. Once it returns, op may only be encoded,
+// before doc changes again (its inserted values are doc's own); whatever shares values with op
+// must not change them either. On error doc is as it was, and op as it was given.
+func ApplyOwned(doc any, op Op) (out any, err error) {
+	return applyLive(doc, op, true)
+}
+
+func applyLive(doc any, op Op, owned bool) (out any, err error) {
 	var log undoLog
 	defer func() {
 		if err != nil {
@@ -132,38 +144,68 @@ func ApplyInPlace(doc any, op Op) (out any, err error) {
 		}
 	}()
 	defer catch(&err)
-	return applyInPlace(doc, op, &log), nil
+	return applyInPlace(doc, op, &log, owned), nil
 }
 
 // applyInPlace applies op, modifying doc (which the caller must own), recording each change in
-// log (when not nil).
-func applyInPlace(doc any, op Op, log *undoLog) any {
-	container := &Object{Keys: []string{"data"}, M: map[string]any{"data": doc}}
-	for _, c := range op {
-		applyComponent(container, c, log)
+// log (when not nil). owned says the op's inserted values may be kept without a copy.
+func applyInPlace(doc any, op Op, log *undoLog, owned bool) any {
+	present := true
+	for i, c := range op {
+		last := i == len(op)-1
+		if last {
+			// A component that fails does so before it changes anything: only the earlier
+			// components' changes need taking back.
+			log = nil
+		}
+		// An inserted value that a later component of the op may change is copied even when
+		// owned: the op is encoded after it is applied, and must encode as it was given.
+		applyComponent(&doc, &present, c, log, owned && last)
 	}
-	d, ok := container.M["data"]
-	if !ok {
+	if !present {
 		throw("the op deletes the document")
 	}
-	return d
+	return doc
 }
 
-func applyComponent(container *Object, c Component, log *undoLog) {
+// applyComponent applies c to the document *doc; *present is false once a component deleted
+// the document itself (ot-json0 applies ops under a container {data: doc}).
+func applyComponent(doc *any, present *bool, c Component, log *undoLog, owned bool) {
 	if c.textish() {
 		c = c.copy()
 		convertFromText(&c)
 	}
-	var parent, elem, key any = nil, container, "data"
-	for _, p := range c.P {
-		parent = elem
-		elem = get(elem, key)
-		key = p
-		switch parent.(type) {
+	if len(c.P) == 0 {
+		// The component works on the container itself: build it.
+		container := newObject()
+		if *present {
+			container.Set("data", *doc)
+		}
+		applyAt(container, "data", c, log, owned)
+		*doc, *present = container.Get("data")
+		return
+	}
+	var elem, key any = *doc, c.P[0]
+	if !*present {
+		elem = undef{}
+	}
+	for _, p := range c.P[1:] {
+		switch elem.(type) {
 		case *Object, *List:
 		default:
 			throw("path invalid")
 		}
+		elem = get(elem, key)
+		key = p
+	}
+	applyAt(elem, key, c, log, owned)
+}
+
+// applyAt applies c at key of elem.
+func applyAt(elem, key any, c Component, log *undoLog, owned bool) {
+	insert := Clone
+	if owned {
+		insert = func(v any) any { return v }
 	}
 	_, isList := elem.(*List)
 	_, isObj := elem.(*Object)
@@ -184,14 +226,14 @@ func applyComponent(container *Object, c Component, log *undoLog) {
 		if !isList {
 			throw("referenced element not a list")
 		}
-		setAt(elem, key, Clone(c.Li), log)
+		setAt(elem, key, insert(c.Li), log)
 	case c.has("li"):
 		if !isList {
 			throw("referenced element not a list")
 		}
 		l := elem.(*List)
 		i := min(key.(int), l.Len())
-		l.Insert(i, Clone(c.Li))
+		l.Insert(i, insert(c.Li))
 		log.add(func() { l.Delete(i) })
 	case c.has("ld"):
 		if !isList {
@@ -227,7 +269,7 @@ func applyComponent(container *Object, c Component, log *undoLog) {
 		if !isObj {
 			throw("referenced element not an object")
 		}
-		setAt(elem, key, Clone(c.Oi), log)
+		setAt(elem, key, insert(c.Oi), log)
 	case c.has("od"):
 		if !isObj {
 			throw("referenced element not an object")
@@ -237,12 +279,9 @@ func applyComponent(container *Object, c Component, log *undoLog) {
 			throw("object key must be a string")
 		}
 		o := elem.(*Object)
-		if old, had := o.M[k]; had {
-			at := slices.Index(o.Keys, k)
-			log.add(func() {
-				o.Keys = slices.Insert(o.Keys, at, k)
-				o.M[k] = old
-			})
+		if at := o.find(k); at >= 0 {
+			old := o.vals[at]
+			log.add(func() { o.insert(at, k, old) })
 		}
 		o.Delete(k)
 	default:

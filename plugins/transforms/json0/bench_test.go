@@ -37,7 +37,7 @@ func BenchmarkApplyInPlace(b *testing.B) {
 				if op, err = Transform(op, prev, Left); err != nil {
 					b.Fatal(err)
 				}
-				if doc, err = ApplyInPlace(doc, op); err != nil {
+				if doc, err = ApplyOwned(doc, op); err != nil {
 					b.Fatal(err)
 				}
 				_ = op.AppendJSON(nil)

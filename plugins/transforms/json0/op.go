@@ -34,9 +34,12 @@ type Component struct {
 type Op []Component
 
 func (c *Component) has(k string) bool { return slices.Contains(c.Keys, k) }
+
+// set adds k to the keys. Like del it makes a new key list: components share theirs (copy
+// does not copy it).
 func (c *Component) set(k string) {
 	if !c.has(k) {
-		c.Keys = append(c.Keys, k)
+		c.Keys = append(slices.Clip(c.Keys), k)
 	}
 }
 func (c *Component) del(k string) {
@@ -45,8 +48,9 @@ func (c *Component) del(k string) {
 	}
 }
 
+// copy returns c with its own path and text0 op; the key list is shared (set and del make a
+// new one).
 func (c Component) copy() Component {
-	c.Keys = slices.Clone(c.Keys)
 	c.P = slices.Clone(c.P)
 	c.O = slices.Clone(c.O)
 	return c
@@ -113,12 +117,13 @@ func parseOpFast(b []byte) (Op, bool) {
 		if s.Peek() != '{' {
 			return errSlow
 		}
-		var f compFields
-		var vals [4]any
-		f.keys = make([]string, 0, 3)
-		f.vals = vals[:0]
+		// The fields are gathered on the stack, then given to component at their size.
+		var keyBuf [4]string
+		var valBuf [4]any
+		var pathBuf [8]any
+		keys, vals, path, pathRead := keyBuf[:0], valBuf[:0], pathBuf[:0], false
 		err := s.Object("value", func(k string) error {
-			if slices.Contains(f.keys, k) || len(f.keys) == len(vals) {
+			if slices.Contains(keys, k) || len(keys) == len(keyBuf) {
 				return errSlow
 			}
 			var v any
@@ -133,20 +138,20 @@ func parseOpFast(b []byte) (Op, bool) {
 					switch c := s.Peek(); {
 					case c == '"':
 						str, err := s.Str("value")
-						f.path = append(f.path, str)
+						path = append(path, str)
 						return err
 					case c == '-' || '0' <= c && c <= '9':
-						x, err := parseNumber(&s)
-						n, ok := nonNegInt(x)
+						x, err := parseFloat(&s)
+						n, ok := nonNegFloat(x)
 						if err == nil && !ok {
 							err = errSlow
 						}
-						f.path = append(f.path, n)
+						path = append(path, n)
 						return err
 					}
 					return errSlow
 				})
-				f.pathRead = true
+				pathRead = true
 			case "oi", "od", "li", "ld":
 				v, err = parseValue(&s, 2)
 			case "lm", "na":
@@ -162,12 +167,15 @@ func parseOpFast(b []byte) (Op, bool) {
 			default:
 				return errSlow
 			}
-			f.keys = append(f.keys, k)
-			f.vals = append(f.vals, v)
+			keys, vals = append(keys, k), append(vals, v)
 			return err
 		})
 		if err != nil {
 			return err
+		}
+		f := compFields{keys: slices.Clone(keys), vals: vals, pathRead: pathRead}
+		if len(path) > 0 {
+			f.path = append(make([]any, 0, len(path)), path...) // as component makes it
 		}
 		c, err := f.component(true)
 		op = append(op, c)
@@ -181,7 +189,14 @@ func parseOpFast(b []byte) (Op, bool) {
 
 func nonNegInt(v any) (int, bool) {
 	f, ok := v.(float64)
-	if !ok || f < 0 || f != math.Trunc(f) || f > 1<<53 {
+	if !ok {
+		return 0, false
+	}
+	return nonNegFloat(f)
+}
+
+func nonNegFloat(f float64) (int, bool) {
+	if f < 0 || f != math.Trunc(f) || f > 1<<53 {
 		return 0, false
 	}
 	return int(f), true
@@ -212,10 +227,7 @@ func parseComponent(v any) (Component, error) {
 	if !ok {
 		return Component{}, invalidf("not an object")
 	}
-	f := compFields{keys: o.Keys, vals: make([]any, len(o.Keys))}
-	for i, k := range o.Keys {
-		f.vals[i] = o.M[k]
-	}
+	f := compFields{keys: o.Keys, vals: o.vals}
 	return f.component(false)
 }
 
@@ -228,6 +240,9 @@ func (f *compFields) component(owned bool) (Component, error) {
 		pl, ok := f.get("p").(*List)
 		if !ok {
 			return c, invalidf("missing path")
+		}
+		if pl.Len() > 0 {
+			c.P = make([]any, 0, pl.Len())
 		}
 		for _, e := range pl.Values() {
 			switch x := e.(type) {
@@ -340,15 +355,18 @@ func parseTextComp(v any) (TextComp, error) {
 	if !ok || len(o.Keys) != 2 {
 		return t, invalidf("text0 component must be {p, i} or {p, d}")
 	}
-	n, ok := nonNegInt(o.M["p"])
+	p, _ := o.Get("p")
+	n, ok := nonNegInt(p)
 	if !ok {
 		return t, invalidf("text0 component position must be a non-negative integer")
 	}
 	t.P = n
 	t.PFirst = o.Keys[0] == "p"
-	if s, ok := o.M["i"].(string); ok {
+	i, _ := o.Get("i")
+	d, _ := o.Get("d")
+	if s, ok := i.(string); ok {
 		t.S, t.Ins = toUTF16(s), true
-	} else if s, ok := o.M["d"].(string); ok {
+	} else if s, ok := d.(string); ok {
 		t.S = toUTF16(s)
 	} else {
 		return t, invalidf("text0 component needs an i or d string")

@@ -37,7 +37,11 @@ func incr(p []any, i, d int) {
 
 // appendComp is ot-json0's append: c is added to dest, merged with its last component if possible.
 func appendComp(dest []Component, c Component) []Component {
-	c = c.copy()
+	return appendOwned(dest, c.copy())
+}
+
+// appendOwned is appendComp for a component that is the caller's own copy, not used after.
+func appendOwned(dest []Component, c Component) []Component {
 	if len(dest) == 0 {
 		return append(dest, c)
 	}
@@ -146,9 +150,9 @@ func transformComponent(dest []Component, c, otherC Component, left bool) []Comp
 				oc.P = nil
 			}
 			if c.has("ld") {
-				c.Ld = applyInPlace(Clone(c.Ld), Op{oc}, nil)
+				c.Ld = applyInPlace(Clone(c.Ld), Op{oc}, nil, false)
 			} else {
-				c.Od = applyInPlace(Clone(c.Od), Op{oc}, nil)
+				c.Od = applyInPlace(Clone(c.Od), Op{oc}, nil, false)
 			}
 		}
 	}
@@ -342,7 +346,7 @@ func transformComponent(dest []Component, c, otherC Component, left bool) []Comp
 			}
 		}
 	}
-	return appendComp(dest, c)
+	return appendOwned(dest, c) // c is this call's copy
 }
 
 var json0 = bootstrap[Component]{tc: transformComponent, app: appendComp}

@@ -7,7 +7,9 @@ package json0
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,36 +28,96 @@ func invalidf(format string, args ...any) error {
 
 // A value is nil (null), bool, float64, string, *List or *Object.
 
-// Object is a JSON object with ordered keys.
+// Object is a JSON object with ordered keys. Its values are kept in a slice beside the keys,
+// found by a linear scan while the object is small and through an index past smallObject keys:
+// a document of many small records then holds no map per record (a map costs a WASM guest
+// hundreds of bytes and the garbage collector a scan per record, which dominated an op's cost
+// on a 1 MB document).
 type Object struct {
 	Keys []string
-	M    map[string]any
+	vals []any          // vals[i] is the value at Keys[i]
+	idx  map[string]int // key -> position, when len(Keys) > smallObject
 }
 
-func newObject() *Object { return &Object{M: map[string]any{}} }
+// smallObject is how many keys an Object holds before it indexes them.
+const smallObject = 8
+
+func newObject() *Object { return &Object{} }
+
+// Len returns the number of keys.
+func (o *Object) Len() int { return len(o.Keys) }
+
+// find returns k's position, or -1.
+func (o *Object) find(k string) int {
+	if o.idx != nil {
+		if i, ok := o.idx[k]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, x := range o.Keys {
+		if x == k {
+			return i
+		}
+	}
+	return -1
+}
 
 // Get returns the value at k.
-func (o *Object) Get(k string) (any, bool) { v, ok := o.M[k]; return v, ok }
+func (o *Object) Get(k string) (any, bool) {
+	if i := o.find(k); i >= 0 {
+		return o.vals[i], true
+	}
+	return nil, false
+}
 
 // Set sets k, appending it when new.
 func (o *Object) Set(k string, v any) {
-	if _, ok := o.M[k]; !ok {
-		o.Keys = append(o.Keys, k)
+	if i := o.find(k); i >= 0 {
+		o.vals[i] = v
+		return
 	}
-	o.M[k] = v
+	o.insert(len(o.Keys), k, v)
+}
+
+// insert puts the new key k with v at position at.
+func (o *Object) insert(at int, k string, v any) {
+	if at == len(o.Keys) {
+		o.Keys = append(o.Keys, k)
+		o.vals = append(o.vals, v)
+	} else {
+		o.Keys = slices.Insert(o.Keys, at, k)
+		o.vals = slices.Insert(o.vals, at, v)
+	}
+	o.reindex(at)
+}
+
+// reindex updates the index for the keys from position i on (building it when the object
+// outgrows smallObject).
+func (o *Object) reindex(i int) {
+	if o.idx == nil {
+		if len(o.Keys) <= smallObject {
+			return
+		}
+		o.idx, i = make(map[string]int, len(o.Keys)), 0
+	}
+	for ; i < len(o.Keys); i++ {
+		o.idx[o.Keys[i]] = i
+	}
 }
 
 // Delete removes k.
 func (o *Object) Delete(k string) {
-	if _, ok := o.M[k]; !ok {
+	i := o.find(k)
+	if i < 0 {
 		return
 	}
-	delete(o.M, k)
-	for i, x := range o.Keys {
-		if x == k {
-			o.Keys = append(o.Keys[:i:i], o.Keys[i+1:]...)
-			break
-		}
+	// New arrays, as before: a caller may still hold the old key list.
+	o.Keys = append(o.Keys[:i:i], o.Keys[i+1:]...)
+	o.vals = append(o.vals[:i:i], o.vals[i+1:]...)
+	if o.idx != nil {
+		delete(o.idx, k)
+		o.reindex(i)
 	}
 }
 
@@ -69,9 +131,12 @@ func Clone(v any) any {
 		}
 		return NewList(a)
 	case *Object:
-		o := &Object{Keys: append([]string(nil), x.Keys...), M: make(map[string]any, len(x.M))}
-		for k, e := range x.M {
-			o.M[k] = Clone(e)
+		o := &Object{Keys: slices.Clone(x.Keys), vals: make([]any, len(x.vals))}
+		for i, e := range x.vals {
+			o.vals[i] = Clone(e)
+		}
+		if x.idx != nil {
+			o.idx = maps.Clone(x.idx)
 		}
 		return o
 	}
@@ -102,12 +167,30 @@ func parseValue(s *jsonscan.Scanner, depth int) (any, error) {
 	}
 	switch c := s.Peek(); {
 	case c == '{':
-		o := newObject()
+		// A small object's fields are gathered on the stack, then copied to arrays of their
+		// exact size: two allocations, whatever its number of keys.
+		var kb [smallObject]string
+		var vb [smallObject]any
+		keys, vals := kb[:0], vb[:0]
+		var o *Object
 		err := s.Object("value", func(k string) error {
 			v, err := parseValue(s, depth+1)
-			o.Set(k, v)
+			switch i := slices.Index(keys, k); {
+			case o != nil:
+				o.Set(k, v)
+			case i >= 0:
+				vals[i] = v // JSON.parse: the first position, the last value
+			case len(keys) < smallObject:
+				keys, vals = append(keys, k), append(vals, v)
+			default:
+				o = &Object{Keys: slices.Clone(keys), vals: slices.Clone(vals)}
+				o.Set(k, v)
+			}
 			return err
 		})
+		if o == nil {
+			o = &Object{Keys: slices.Clone(keys), vals: slices.Clone(vals)}
+		}
 		return o, err
 	case c == '[':
 		var a []any
@@ -131,17 +214,26 @@ func parseValue(s *jsonscan.Scanner, depth int) (any, error) {
 
 // parseNumber reads a number (anything else is refused by Value) as a float64.
 func parseNumber(s *jsonscan.Scanner) (any, error) {
-	var buf [32]byte
-	num, err := s.Value(buf[:0], "value")
+	f, err := parseFloat(s)
 	if err != nil {
 		return nil, err
 	}
+	return f, nil
+}
+
+// parseFloat is parseNumber without boxing the result (an allocation).
+func parseFloat(s *jsonscan.Scanner) (float64, error) {
+	var buf [32]byte
+	num, err := s.Value(buf[:0], "value")
+	if err != nil {
+		return 0, err
+	}
 	f, err := strconv.ParseFloat(string(num), 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return nil, err
+		return 0, err
 	}
 	if math.IsInf(f, 0) {
-		return nil, errors.New("number out of range")
+		return 0, errors.New("number out of range")
 	}
 	return f, nil
 }
@@ -159,11 +251,15 @@ func AppendValue(b []byte, v any) []byte {
 		return appendString(b, x)
 	case *List:
 		b = append(b, '[')
-		for i, e := range x.Values() {
-			if i > 0 {
-				b = append(b, ',')
+		first := true
+		for _, c := range x.chunks {
+			for _, e := range c {
+				if !first {
+					b = append(b, ',')
+				}
+				first = false
+				b = AppendValue(b, e)
 			}
-			b = AppendValue(b, e)
 		}
 		return append(b, ']')
 	case *Object:
@@ -174,7 +270,8 @@ func AppendValue(b []byte, v any) []byte {
 			}
 			b = appendString(b, k)
 			b = append(b, ':')
-			b = AppendValue(b, x.M[k])
+			v, _ := x.Get(k)
+			b = AppendValue(b, v)
 		}
 		return append(b, '}')
 	}
@@ -333,11 +430,12 @@ func equal(a, b any) bool {
 		return true
 	case *Object:
 		y, ok := b.(*Object)
-		if !ok || len(x.M) != len(y.M) {
+		if !ok || x.Len() != y.Len() {
 			return false
 		}
-		for k, v := range x.M {
-			w, ok := y.M[k]
+		for i, k := range x.Keys {
+			v := x.vals[i]
+			w, ok := y.Get(k)
 			if !ok || !equal(v, w) {
 				return false
 			}

@@ -102,10 +102,11 @@ func (json0Engine) ParseOp(op []byte) (engine.ParsedOp, error) {
 	return o, nil
 }
 
-// TransformOp implements engine.OpParser. json0.Transform works on copies: the SDK caches the
-// concurrent ops it is given across calls.
+// TransformOp implements engine.OpParser. json0.Transform leaves both ops as they are (it copies
+// what it changes; TestTransformOwned checks it), so the concurrent ops the SDK caches across
+// calls are passed as they are.
 func (json0Engine) TransformOp(op, other engine.ParsedOp, side engine.Side) (engine.ParsedOp, error) {
-	out, err := json0.Transform(op.(json0.Op).Clone(), other.(json0.Op).Clone(), json0.Side(side == engine.Left))
+	out, err := json0.Transform(op.(json0.Op), other.(json0.Op), json0.Side(side == engine.Left))
 	if err != nil {
 		return nil, invalid(err)
 	}
@@ -125,7 +126,7 @@ func (d *doc) Apply(op []byte) error {
 	if err != nil {
 		return invalid(err)
 	}
-	v, err := json0.ApplyInPlace(d.v, o)
+	v, err := json0.ApplyOwned(d.v, o)
 	if err != nil {
 		return invalid(err)
 	}
@@ -133,9 +134,11 @@ func (d *doc) Apply(op []byte) error {
 	return nil
 }
 
-// ApplyOp implements engine.OpApplier.
+// ApplyOp implements engine.OpApplier. The op is the SDK's own (parsed from the input, or
+// transformed from it, sharing values with no cached op), used after this only to encode it
+// before the next change: its inserted values are kept without a copy.
 func (d *doc) ApplyOp(op engine.ParsedOp) error {
-	v, err := json0.ApplyInPlace(d.v, op.(json0.Op))
+	v, err := json0.ApplyOwned(d.v, op.(json0.Op))
 	if err != nil {
 		return invalid(err)
 	}
