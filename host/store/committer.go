@@ -32,8 +32,12 @@ type CommitterConfig struct {
 	// Linger bounds how long a call waits for more appends when fewer are queued than the last
 	// call carried: clients that wait for their ack resubmit together right after it, and one
 	// call for all of them costs one fsync instead of several. Zero means 400µs; negative
-	// turns lingering off.
+	// turns lingering off. Pipelined committers do not linger.
 	Linger time.Duration
+	// InFlight bounds the provider calls in flight when the provider is a
+	// storage.AsyncAppender (it commits calls in order and answers each once durable, so the
+	// next call's commit overlaps the last one's fsync). Zero means 2; 1 keeps one call at a time.
+	InFlight int
 }
 
 type job struct {
@@ -60,6 +64,9 @@ type Committer struct {
 	lastTook             time.Duration
 	wake                 chan struct{}
 	done                 chan struct{}
+	// Pipelined: the provider's async side and the calls in flight (guarded by mu).
+	async    storage.AsyncAppender
+	inFlight int
 }
 
 // ErrCommitterClosed fails appends enqueued after Close.
@@ -82,8 +89,16 @@ func NewCommitter(p Appender, cfg CommitterConfig, log *slog.Logger) *Committer 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.InFlight <= 0 {
+		cfg.InFlight = 2
+	}
 	c := &Committer{p: p, cfg: cfg, log: log.With("component", "committer"), wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go c.run()
+	if a, ok := p.(storage.AsyncAppender); ok && cfg.InFlight > 1 {
+		c.async = a
+		go c.runPipelined()
+	} else {
+		go c.run()
+	}
 	return c
 }
 
@@ -216,6 +231,43 @@ func (c *Committer) run() {
 	}
 }
 
+// runPipelined keeps up to cfg.InFlight calls in flight: whenever one is answered, what queued
+// meanwhile goes in the next. The provider commits the calls in the order they are made.
+func (c *Committer) runPipelined() {
+	defer close(c.done)
+	for {
+		c.mu.Lock()
+		ready := c.inFlight < c.cfg.InFlight && len(c.queue) > 0
+		finished := c.closed && len(c.queue) == 0 && c.inFlight == 0
+		c.mu.Unlock()
+		if finished {
+			return
+		}
+		if !ready {
+			<-c.wake
+			continue
+		}
+		appends, groups := c.take()
+		c.mu.Lock()
+		c.inFlight++
+		c.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
+		start := time.Now()
+		c.async.AppendAsync(ctx, &storage.AppendRequest{Appends: appends}, func(resp *storage.AppendResponse, err error) {
+			c.cfg.Metrics.StoreAppend(ctx, time.Since(start), err)
+			cancel()
+			c.deliver(appends, groups, resp, err)
+			c.mu.Lock()
+			c.inFlight--
+			c.mu.Unlock()
+			select {
+			case c.wake <- struct{}{}:
+			default:
+			}
+		})
+	}
+}
+
 func (c *Committer) commit(appends []storage.Append, groups [][]job) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 	start := time.Now()
@@ -230,6 +282,11 @@ func (c *Committer) commit(appends []storage.Append, groups [][]job) {
 		}
 	}
 	cancel()
+	c.deliver(appends, groups, resp, err)
+}
+
+// deliver hands a call's results to the appends it carried.
+func (c *Committer) deliver(appends []storage.Append, groups [][]job, resp *storage.AppendResponse, err error) {
 	if err == nil && len(resp.Results) != len(appends) {
 		err = fmt.Errorf("provider answered %d results for %d appends", len(resp.Results), len(appends))
 	}

@@ -162,6 +162,18 @@ func (s *Supervisor) Append(ctx context.Context, req *storage.AppendRequest) (*s
 	return c.Append(ctx, req)
 }
 
+// AppendAsync implements storage.AsyncAppender over the current subprocess's append stream.
+func (s *Supervisor) AppendAsync(ctx context.Context, req *storage.AppendRequest, done func(*storage.AppendResponse, error)) {
+	c, err := s.client()
+	if err != nil {
+		done(nil, err)
+		return
+	}
+	c.AppendAsync(ctx, req, done)
+}
+
+var _ storage.AsyncAppender = (*Supervisor)(nil)
+
 // ReadOps implements storage.Provider.
 func (s *Supervisor) ReadOps(ctx context.Context, req *storage.ReadOpsRequest) (*storage.ReadOpsResponse, error) {
 	c, err := s.client()

@@ -42,6 +42,7 @@ type Client struct {
 	pc     *plugin.Client
 	rpc    storagepb.StorageClient
 	logger *slog.Logger
+	stream appendStream
 }
 
 var _ Provider = (*Client)(nil)

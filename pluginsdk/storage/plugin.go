@@ -2,9 +2,13 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -67,6 +71,7 @@ func serve(p Provider, version int) {
 				grpc.NumStreamWorkers(4),
 				grpc.MaxSendMsgSize(maxMessageBytes),
 				grpc.ChainUnaryInterceptor(recoverInterceptor(logger)),
+				grpc.ChainStreamInterceptor(recoverStreamInterceptor(logger)),
 			)
 			return grpc.NewServer(opts...)
 		},
@@ -101,6 +106,20 @@ func recoverInterceptor(logger hclog.Logger) grpc.UnaryServerInterceptor {
 			}
 		}()
 		return handler(ctx, req)
+	}
+}
+
+// recoverStreamInterceptor is recoverInterceptor for streams: the stream fails, the subprocess
+// stays up.
+func recoverStreamInterceptor(logger hclog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				logger.Error("provider panic", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = status.Errorf(codes.Internal, "storage provider panic in %s: %v", info.FullMethod, r)
+			}
+		}()
+		return handler(srv, ss)
 	}
 }
 
@@ -148,6 +167,10 @@ func (s *server) Append(ctx context.Context, req *storagepb.AppendRequest) (*sto
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	return appendResponseToPB(resp), nil
+}
+
+func appendResponseToPB(resp *AppendResponse) *storagepb.AppendResponse {
 	out := &storagepb.AppendResponse{Results: make([]*storagepb.AppendResult, len(resp.Results))}
 	for i, r := range resp.Results {
 		res := &storagepb.AppendResult{Code: toCode(r.Err), Revision: r.Revision}
@@ -156,7 +179,72 @@ func (s *server) Append(ctx context.Context, req *storagepb.AppendRequest) (*sto
 		}
 		out.Results[i] = res
 	}
-	return out, nil
+	return out
+}
+
+// AppendStream commits the stream's requests in the order they arrive and answers each when
+// it is durable: through AppendAsync when the provider has it, else through Append, one request
+// after the other. It returns once every request received has been answered.
+func (s *server) AppendStream(stream storagepb.Storage_AppendStreamServer) error {
+	ctx := stream.Context()
+	var (
+		sendMu  sync.Mutex
+		sendErr error
+		wg      sync.WaitGroup
+	)
+	defer wg.Wait()
+	answer := func(id uint64, resp *AppendResponse, err error) {
+		defer wg.Done()
+		out := &storagepb.AppendStreamResponse{Id: id}
+		switch {
+		case err != nil:
+			out.Code, out.Message = toCode(err), err.Error()
+			if out.Code == storagepb.Code_CODE_OK {
+				out.Code = storagepb.Code_CODE_INTERNAL
+			}
+		case resp == nil:
+			out.Code, out.Message = storagepb.Code_CODE_INTERNAL, "provider returned no response"
+		default:
+			out.Response = appendResponseToPB(resp)
+		}
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		if sendErr == nil {
+			sendErr = stream.Send(out)
+		}
+	}
+	async, _ := s.p.(AsyncAppender)
+	for {
+		in, err := stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		req := &AppendRequest{Appends: appendsFromPB(in.GetRequest().GetAppends())}
+		id := in.GetId()
+		wg.Add(1)
+		var answered atomic.Bool
+		done := func(resp *AppendResponse, err error) {
+			if answered.CompareAndSwap(false, true) {
+				answer(id, resp, err)
+			}
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					s.logger.Error("provider panic", "method", "AppendStream", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+					done(nil, fmt.Errorf("storage provider panic in append: %v", r))
+				}
+			}()
+			if async != nil {
+				async.AppendAsync(ctx, req, done)
+				return
+			}
+			done(s.p.Append(ctx, req))
+		}()
+	}
 }
 
 func (s *server) ReadOps(ctx context.Context, req *storagepb.ReadOpsRequest) (*storagepb.ReadOpsResponse, error) {

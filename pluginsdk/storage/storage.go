@@ -166,6 +166,20 @@ type Provider interface {
 	Close() error
 }
 
+// AsyncAppender is implemented by providers that commit an append and make it durable in
+// separate steps, so the host can keep several appends in flight while one is being synced.
+// AppendAsync commits req after the requests of every earlier AppendAsync call (the caller makes
+// one call at a time, in order) and calls done exactly once, in call order, when req is durable
+// or has failed: done's arguments mean what Append's results mean. It must not wait for
+// durability before returning; ctx bounds the commit.
+//
+// Over the plugin boundary the host uses it through the AppendStream RPC whether or not the
+// provider implements it: a provider without it has its Append called for each request in
+// order.
+type AsyncAppender interface {
+	AppendAsync(ctx context.Context, req *AppendRequest, done func(*AppendResponse, error))
+}
+
 // Configurer is implemented by providers that take a configuration block. Configure is called
 // once, before any other method, with the provider's config block from the server config as
 // JSON. Unknown keys must be rejected.

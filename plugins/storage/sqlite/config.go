@@ -17,6 +17,12 @@ type Config struct {
 	Synchronous string `json:"synchronous"`
 	// BusyTimeoutMs is how long a connection waits for a lock. Zero means 5000.
 	BusyTimeoutMs int `json:"busyTimeoutMs"`
+	// CompactOps moves the op log file's ops into the main database once this many are
+	// waiting there. Zero means 16384.
+	CompactOps int `json:"compactOps"`
+	// CompactIntervalMs moves them at the latest this long after the oldest arrived. Zero means
+	// 2000.
+	CompactIntervalMs int `json:"compactIntervalMs"`
 }
 
 // parseConfig decodes raw strictly and applies defaults.
@@ -28,7 +34,7 @@ func parseConfig(raw []byte) (Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cfg); err != nil {
-		return cfg, fmt.Errorf("sqlite config: %w (keys: path, synchronous, busyTimeoutMs)", err)
+		return cfg, fmt.Errorf("sqlite config: %w (keys: path, synchronous, busyTimeoutMs, compactOps, compactIntervalMs)", err)
 	}
 	if dec.More() {
 		return cfg, errors.New("sqlite config: trailing data after the JSON object")
@@ -50,5 +56,22 @@ func parseConfig(raw []byte) (Config, error) {
 	case cfg.BusyTimeoutMs < 0:
 		return cfg, fmt.Errorf("sqlite config: busyTimeoutMs %d: must not be negative", cfg.BusyTimeoutMs)
 	}
+	switch {
+	case cfg.CompactOps == 0:
+		cfg.CompactOps = 16384
+	case cfg.CompactOps < 0:
+		return cfg, fmt.Errorf("sqlite config: compactOps %d: must not be negative", cfg.CompactOps)
+	}
+	switch {
+	case cfg.CompactIntervalMs == 0:
+		cfg.CompactIntervalMs = 2000
+	case cfg.CompactIntervalMs < 0:
+		return cfg, fmt.Errorf("sqlite config: compactIntervalMs %d: must not be negative", cfg.CompactIntervalMs)
+	}
 	return cfg, nil
+}
+
+// logPath is the op log file next to the main database: opstream.db -> opstream.oplog.db.
+func (c Config) logPath() string {
+	return strings.TrimSuffix(c.Path, ".db") + ".oplog.db"
 }

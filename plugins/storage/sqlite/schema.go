@@ -67,14 +67,35 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-// stmts are the prepared statements: writer statements on the writer DB, readers on the pool.
+// logSchema is the op log file's schema (user_version 1): ops in the order they were appended,
+// with what compaction needs to create their document in the main database.
+const logSchema = `CREATE TABLE IF NOT EXISTS log (
+	seq INTEGER PRIMARY KEY,
+	tenant TEXT NOT NULL,
+	id TEXT NOT NULL,
+	type TEXT NOT NULL,
+	epoch INTEGER NOT NULL,
+	revision INTEGER NOT NULL,
+	client_id TEXT NOT NULL,
+	client_seq INTEGER NOT NULL,
+	data BLOB NOT NULL,
+	ts INTEGER NOT NULL
+);
+PRAGMA user_version = 1;`
+
+// stmts are the prepared statements of the main database: writer statements on its writer,
+// readers on the pool.
 type stmts struct {
 	// writer
-	head, insertOp, upsertDoc, snapHead, upsertSnap, setSnapRev *sql.Stmt
-	deleteOps, deleteSnap, deleteDoc                            *sql.Stmt
-	savepoint, release, rollbackTo                              *sql.Stmt
+	snapHead, insertSnapDoc, upsertSnap, setSnapRev *sql.Stmt
+	deleteOps, deleteSnap, deleteDoc                *sql.Stmt
 	// reader
-	readOps, loadDoc, loadSnap, list *sql.Stmt
+	head, readOps, loadDoc, loadSnap, list *sql.Stmt
+}
+
+func (s *stmts) all() []**sql.Stmt {
+	return []**sql.Stmt{&s.snapHead, &s.insertSnapDoc, &s.upsertSnap, &s.setSnapRev, &s.deleteOps, &s.deleteSnap,
+		&s.deleteDoc, &s.head, &s.readOps, &s.loadDoc, &s.loadSnap, &s.list}
 }
 
 func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
@@ -83,11 +104,9 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 		dst  **sql.Stmt
 		text string
 	}{
-		{writer, &s.head, `SELECT revision, epoch FROM docs WHERE tenant = ? AND id = ?`},
-		{writer, &s.insertOp, `INSERT INTO ops (tenant, id, revision, client_id, seq, data, ts) VALUES (?, ?, ?, ?, ?, ?, ?)`},
-		{writer, &s.upsertDoc, `INSERT INTO docs (tenant, id, type, revision, epoch) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (tenant, id) DO UPDATE SET revision = excluded.revision, epoch = excluded.epoch`},
 		{writer, &s.snapHead, `SELECT revision, snapshot_revision FROM docs WHERE tenant = ? AND id = ?`},
+		{writer, &s.insertSnapDoc, `INSERT INTO docs (tenant, id, type, revision, epoch) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (tenant, id) DO UPDATE SET revision = max(revision, excluded.revision), epoch = max(epoch, excluded.epoch)`},
 		{writer, &s.upsertSnap, `INSERT INTO snapshots (tenant, id, revision, type, data, meta, ts) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant, id) DO UPDATE SET revision = excluded.revision, type = excluded.type,
 			data = excluded.data, meta = excluded.meta, ts = excluded.ts`},
@@ -95,9 +114,7 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 		{writer, &s.deleteOps, `DELETE FROM ops WHERE tenant = ? AND id = ?`},
 		{writer, &s.deleteSnap, `DELETE FROM snapshots WHERE tenant = ? AND id = ?`},
 		{writer, &s.deleteDoc, `DELETE FROM docs WHERE tenant = ? AND id = ?`},
-		{writer, &s.savepoint, `SAVEPOINT doc_append`},
-		{writer, &s.release, `RELEASE doc_append`},
-		{writer, &s.rollbackTo, `ROLLBACK TO doc_append`},
+		{reader, &s.head, `SELECT type, revision, epoch FROM docs WHERE tenant = ? AND id = ?`},
 		{reader, &s.readOps, `SELECT revision, client_id, seq, data, ts FROM ops
 			WHERE tenant = ? AND id = ? AND revision >= ? ORDER BY revision LIMIT ?`},
 		{reader, &s.loadDoc, `SELECT type, revision, epoch, snapshot_revision FROM docs WHERE tenant = ? AND id = ?`},
@@ -115,34 +132,10 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 }
 
 func (s *stmts) close() {
-	for _, st := range []*sql.Stmt{s.head, s.insertOp, s.upsertDoc, s.snapHead, s.upsertSnap, s.setSnapRev,
-		s.deleteOps, s.deleteSnap, s.deleteDoc, s.savepoint, s.release, s.rollbackTo, s.readOps, s.loadDoc, s.loadSnap, s.list} {
-		if st != nil {
-			_ = st.Close()
+	for _, st := range s.all() {
+		if *st != nil {
+			_ = (*st).Close()
+			*st = nil
 		}
-	}
-}
-
-// txStmts are the writer statements bound to one transaction.
-type txStmts struct {
-	head, insertOp, upsertDoc, snapHead, upsertSnap, setSnapRev *sql.Stmt
-	deleteOps, deleteSnap, deleteDoc                            *sql.Stmt
-	savepoint, release, rollbackTo                              *sql.Stmt
-}
-
-func (s *stmts) inTx(ctx context.Context, tx *sql.Tx) txStmts {
-	return txStmts{
-		head:       tx.StmtContext(ctx, s.head),
-		insertOp:   tx.StmtContext(ctx, s.insertOp),
-		upsertDoc:  tx.StmtContext(ctx, s.upsertDoc),
-		snapHead:   tx.StmtContext(ctx, s.snapHead),
-		upsertSnap: tx.StmtContext(ctx, s.upsertSnap),
-		setSnapRev: tx.StmtContext(ctx, s.setSnapRev),
-		deleteOps:  tx.StmtContext(ctx, s.deleteOps),
-		deleteSnap: tx.StmtContext(ctx, s.deleteSnap),
-		deleteDoc:  tx.StmtContext(ctx, s.deleteDoc),
-		savepoint:  tx.StmtContext(ctx, s.savepoint),
-		release:    tx.StmtContext(ctx, s.release),
-		rollbackTo: tx.StmtContext(ctx, s.rollbackTo),
 	}
 }

@@ -1,14 +1,18 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,19 +33,49 @@ type Provider struct {
 	st atomic.Pointer[state]
 }
 
-// state is everything Configure opens; it is immutable once published.
+// state is everything Configure opens.
 type state struct {
 	cfg    Config
-	writer *sql.DB // one connection: every write goes through it
-	reader *sql.DB // read-only pool
+	lock   *os.File // holds the exclusive lock on cfg.Path + ".lock"
+	log    *sql.DB  // the op log file, one connection
+	main   *sql.DB  // the main database's writer, one connection
+	reader *sql.DB  // read-only pool on the main database
 	stmts  stmts
 	batch  batchStmts
+	logger *slog.Logger
+
+	// wmu serializes appends and every write to the log file; cmu serializes compactions
+	// with deletes; dmu keeps snapshots out of a delete. Lock order: dmu, cmu, wmu, mu.
+	wmu sync.Mutex
+	cmu sync.Mutex
+	dmu sync.RWMutex
+	// Guarded by wmu.
+	nextSeq   int64 // seq of the next op appended to the log
+	deleted   int64 // log rows with seq <= deleted are gone
+	closed    bool  // appends refused
+	closedLog bool  // the log file is closed
+	broken    error // set by the syncer when an fsync failed: appends refused
+
+	sync syncQueue
+	// The syncer's: the log's WAL file, open for fsync.
+	wal     *os.File
+	walInfo os.FileInfo
+
+	mu         sync.RWMutex
+	docs       map[storage.DocKey]*docState
+	tailOps    int       // ops in the log, not yet compacted
+	tailBytes  int       // their data
+	tailSince  time.Time // when the oldest of them arrived; zero when none
+	durableSeq int64     // log rows up to this seq are durable
+
+	kick chan struct{} // wakes the compactor
+	stop chan struct{} // closed to stop it
+	done chan struct{} // closed when it stopped
 }
 
-var (
-	_ storage.Provider   = (*Provider)(nil)
-	_ storage.Configurer = (*Provider)(nil)
-)
+func (st *state) logf(format string, args ...any) {
+	st.logger.Info(fmt.Sprintf(format, args...), "path", st.cfg.Path)
+}
 
 // New returns an unconfigured provider; Configure opens the database.
 func New() *Provider { return &Provider{} }
@@ -67,7 +101,7 @@ func (p *Provider) Configure(ctx context.Context, raw []byte) error {
 	return nil
 }
 
-func dsn(cfg Config, readOnly bool) string {
+func dsn(path string, cfg Config, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.Itoa(cfg.BusyTimeoutMs)+")")
 	q.Add("_pragma", "synchronous("+cfg.Synchronous+")")
@@ -77,53 +111,128 @@ func dsn(cfg Config, readOnly bool) string {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
 	}
-	return cfg.Path + "?" + q.Encode()
+	return path + "?" + q.Encode()
 }
 
-func open(ctx context.Context, cfg Config) (*state, error) {
+// openWriter opens a database with its one write connection.
+func openWriter(path string, cfg Config) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(path, cfg, false))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
+func open(ctx context.Context, cfg Config) (_ *state, err error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	writer, err := sql.Open("sqlite", dsn(cfg, false))
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", cfg.Path, err)
+	st := &state{
+		cfg:    cfg,
+		docs:   make(map[storage.DocKey]*docState),
+		logger: slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "sqlite"),
+		kick:   make(chan struct{}, 1),
+		sync:   syncQueue{wake: make(chan struct{}, 1), done: make(chan struct{})},
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
-	writer.SetMaxOpenConns(1)
-	writer.SetMaxIdleConns(1)
-	writer.SetConnMaxLifetime(0)
-	writer.SetConnMaxIdleTime(0)
-	st := &state{cfg: cfg, writer: writer}
-	if err := migrate(ctx, writer); err != nil {
-		st.close()
+	defer func() {
+		if err != nil {
+			st.closeFiles()
+		}
+	}()
+	if st.lock, err = lockFile(cfg.Path + ".lock"); err != nil {
+		return nil, err
+	}
+	if st.main, err = openWriter(cfg.Path, cfg); err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, st.main); err != nil {
 		return nil, fmt.Errorf("migrate %s: %w", cfg.Path, err)
 	}
-	st.reader, err = sql.Open("sqlite", dsn(cfg, true))
-	if err != nil {
-		st.close()
+	// The log commits without fsync; the syncer fsyncs its WAL once for many commits.
+	logCfg := cfg
+	logCfg.Synchronous = "normal"
+	if st.log, err = openWriter(cfg.logPath(), logCfg); err != nil {
+		return nil, err
+	}
+	if _, err := st.log.ExecContext(ctx, logSchema); err != nil {
+		return nil, fmt.Errorf("create op log in %s: %w", cfg.logPath(), err)
+	}
+	if st.reader, err = sql.Open("sqlite", dsn(cfg.Path, cfg, true)); err != nil {
 		return nil, fmt.Errorf("open %s for reading: %w", cfg.Path, err)
 	}
 	st.reader.SetMaxOpenConns(readConns)
 	st.reader.SetMaxIdleConns(readConns)
-	if err := st.stmts.prepare(ctx, writer, st.reader); err != nil {
-		st.close()
+	if err := st.stmts.prepare(ctx, st.main, st.reader); err != nil {
 		return nil, fmt.Errorf("prepare statements: %w", err)
 	}
-	if err := st.batch.prepare(ctx, writer); err != nil {
-		st.close()
+	if err := st.batch.prepare(ctx, st.log, st.main); err != nil {
 		return nil, fmt.Errorf("prepare batch statements: %w", err)
 	}
+	if err := st.recoverLog(ctx); err != nil {
+		return nil, err
+	}
+	if err := syncDir(filepath.Dir(cfg.Path)); err != nil {
+		return nil, err
+	}
+	st.durableSeq = st.nextSeq - 1
+	go st.syncer()
+	go st.compactor()
 	return st, nil
 }
 
+// syncDir makes the files just created in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync data directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync data directory: %w", err)
+	}
+	return nil
+}
+
+// close stops the compactor, compacts what the log holds and closes the files.
 func (st *state) close() error {
+	st.wmu.Lock()
+	st.closed = true
+	st.wmu.Unlock()
+	st.sync.close()
+	if st.wal != nil {
+		st.wal.Close()
+	}
+	close(st.stop)
+	<-st.done
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := st.compact(ctx)
+	return errors.Join(err, st.closeFiles())
+}
+
+func (st *state) closeFiles() error {
 	st.stmts.close()
 	st.batch.close()
 	var errs []error
-	if st.reader != nil {
-		errs = append(errs, st.reader.Close())
+	for _, db := range []*sql.DB{st.reader, st.main} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
 	}
-	if st.writer != nil {
-		errs = append(errs, st.writer.Close())
+	st.wmu.Lock()
+	if st.log != nil {
+		errs = append(errs, st.log.Close())
+	}
+	st.closedLog = true
+	st.wmu.Unlock()
+	if st.lock != nil {
+		errs = append(errs, st.lock.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -155,127 +264,9 @@ func dbErr(ctx context.Context, what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// isConstraint reports a constraint violation (SQLITE_CONSTRAINT).
-func isConstraint(err error) bool {
-	var se *msqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == 19
-}
-
-// Append implements storage.Provider: the whole request is one transaction, each append inside
-// its own savepoint.
-func (p *Provider) Append(ctx context.Context, req *storage.AppendRequest) (*storage.AppendResponse, error) {
-	st, err := p.state()
-	if err != nil {
-		return nil, err
-	}
-	errs := storage.ValidateRequest(req)
-	// The head check inside the write transaction is authoritative (one writer, BEGIN
-	// IMMEDIATE), so appends normally need no savepoints. Only if an insert still hits the
-	// (tenant, id, revision) key is the request redone with a savepoint per document, so that
-	// one document's failure cannot fail the others.
-	resp, err := st.appendTx(ctx, req, errs, false)
-	if errors.Is(err, errNeedSavepoints) {
-		resp, err = st.appendTx(ctx, req, errs, true)
-	}
-	return resp, err
-}
-
-var errNeedSavepoints = errors.New("append: redo with savepoints")
-
-func (st *state) appendTx(ctx context.Context, req *storage.AppendRequest, errs []error, savepoints bool) (*storage.AppendResponse, error) {
-	resp := &storage.AppendResponse{Results: make([]storage.AppendResult, len(req.Appends))}
-	tx, err := st.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, dbErr(ctx, "append: begin", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if !savepoints {
-		if err := st.appendBatched(ctx, tx, req, errs, resp); err != nil {
-			return nil, err
-		}
-	} else {
-		s := st.stmts.inTx(ctx, tx)
-		for i := range req.Appends {
-			a := &req.Appends[i]
-			res := &resp.Results[i]
-			if err := st.appendOne(ctx, s, a, res, errs[i], true); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, dbErr(ctx, "append: commit", err)
-	}
-	return resp, nil
-}
-
-// appendOne applies one append, recording its outcome in res. The returned error fails the
-// whole request.
-func (st *state) appendOne(ctx context.Context, s txStmts, a *storage.Append, res *storage.AppendResult, invalid error, savepoints bool) error {
-	var (
-		rev   int64
-		epoch uint64
-	)
-	err := s.head.QueryRowContext(ctx, a.Doc.Tenant, a.Doc.ID).Scan(&rev, &epoch)
-	exists := err == nil
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return dbErr(ctx, "append: read head of "+a.Doc.String(), err)
-	}
-	res.Revision = rev
-	switch {
-	case invalid != nil:
-		res.Err = invalid
-		return nil
-	case exists && a.Epoch < epoch:
-		res.Err = fmt.Errorf("append %s: epoch %d < %d: %w", a.Doc, a.Epoch, epoch, storage.ErrFenced)
-		return nil
-	case rev != a.ExpectedRevision:
-		res.Err = fmt.Errorf("append %s: at revision %d, expected %d: %w", a.Doc, rev, a.ExpectedRevision, storage.ErrConflict)
-		return nil
-	}
-	if savepoints {
-		if _, err := s.savepoint.ExecContext(ctx); err != nil {
-			return dbErr(ctx, "append: savepoint", err)
-		}
-	}
-	for _, op := range a.Ops {
-		_, err := s.insertOp.ExecContext(ctx, a.Doc.Tenant, a.Doc.ID, op.Revision, op.ClientID, int64(op.Seq), nonNil(op.Data), op.UnixMillis)
-		if err != nil {
-			if !savepoints {
-				if isConstraint(err) {
-					return errNeedSavepoints
-				}
-				return dbErr(ctx, "append: insert op into "+a.Doc.String(), err)
-			}
-			if _, rbErr := s.rollbackTo.ExecContext(ctx); rbErr != nil {
-				return dbErr(ctx, "append: roll back savepoint", rbErr)
-			}
-			if _, rbErr := s.release.ExecContext(ctx); rbErr != nil {
-				return dbErr(ctx, "append: release savepoint", rbErr)
-			}
-			if isConstraint(err) {
-				// The log already holds this revision: another writer got there first.
-				res.Err = fmt.Errorf("append %s: revision %d already stored: %w", a.Doc, op.Revision, storage.ErrConflict)
-				return nil
-			}
-			return dbErr(ctx, "append: insert op into "+a.Doc.String(), err)
-		}
-	}
-	newRev := a.ExpectedRevision + int64(len(a.Ops))
-	if _, err := s.upsertDoc.ExecContext(ctx, a.Doc.Tenant, a.Doc.ID, a.Type, newRev, int64(max(epoch, a.Epoch))); err != nil {
-		return dbErr(ctx, "append: update head of "+a.Doc.String(), err)
-	}
-	if savepoints {
-		if _, err := s.release.ExecContext(ctx); err != nil {
-			return dbErr(ctx, "append: release savepoint", err)
-		}
-	}
-	res.Revision = newRev
-	return nil
-}
-
-// ReadOps implements storage.Provider, reading from the read pool. Pages hold at most
-// storage.MaxReadOps ops and about storage.MaxReadBytes of data.
+// ReadOps implements storage.Provider. The ops still in the log come from memory, the older
+// ones from the main database's read pool. Pages hold at most storage.MaxReadOps ops and about
+// storage.MaxReadBytes of data.
 func (p *Provider) ReadOps(ctx context.Context, req *storage.ReadOpsRequest) (*storage.ReadOpsResponse, error) {
 	st, err := p.state()
 	if err != nil {
@@ -288,36 +279,87 @@ func (p *Provider) ReadOps(ctx context.Context, req *storage.ReadOpsRequest) (*s
 		return nil, fmt.Errorf("read ops %s: from %d < 1: %w", req.Doc, req.From, storage.ErrInvalid)
 	}
 	limit := storage.ReadLimit(req.Limit)
-	rows, err := st.stmts.readOps.QueryContext(ctx, req.Doc.Tenant, req.Doc.ID, req.From, limit)
-	if err != nil {
-		return nil, dbErr(ctx, "read ops "+req.Doc.String(), err)
-	}
-	defer rows.Close()
-	resp := &storage.ReadOpsResponse{Ops: make([]storage.Op, 0, min(limit, 1024))}
-	size := 0
-	for rows.Next() {
-		var (
-			op  storage.Op
-			seq int64
-		)
-		if err := rows.Scan(&op.Revision, &op.ClientID, &seq, &op.Data, &op.UnixMillis); err != nil {
-			return nil, dbErr(ctx, "read ops "+req.Doc.String(), err)
+	// The tail is copied before the main database is read: ops that compaction moves meanwhile
+	// are then in the copy or in what the read sees.
+	var (
+		tail      []storage.Op
+		firstTail int64 = -1
+	)
+	st.mu.RLock()
+	if ds := st.docs[req.Doc]; ds != nil && len(ds.tail) > 0 {
+		firstTail = ds.tail[0].op.Revision
+		i, _ := slices.BinarySearchFunc(ds.tail, req.From, func(o logOp, rev int64) int { return cmp.Compare(o.op.Revision, rev) })
+		for _, o := range ds.tail[i:min(len(ds.tail), i+limit)] {
+			if o.op.Revision > ds.durable {
+				break
+			}
+			tail = append(tail, o.op)
 		}
-		op.Seq = uint64(seq)
-		if len(resp.Ops) > 0 && size+len(op.Data) > storage.MaxReadBytes {
-			break
+	}
+	st.mu.RUnlock()
+	resp := &storage.ReadOpsResponse{}
+	size := 0
+	add := func(op storage.Op) bool {
+		if len(resp.Ops) >= limit || len(resp.Ops) > 0 && size+len(op.Data) > storage.MaxReadBytes {
+			return false
 		}
 		size += len(op.Data)
 		resp.Ops = append(resp.Ops, op)
+		return true
 	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr(ctx, "read ops "+req.Doc.String(), err)
+	if firstTail < 0 || req.From < firstTail {
+		rows, err := st.stmts.readOps.QueryContext(ctx, req.Doc.Tenant, req.Doc.ID, req.From, limit)
+		if err != nil {
+			return nil, dbErr(ctx, "read ops "+req.Doc.String(), err)
+		}
+		defer rows.Close()
+		resp.Ops = make([]storage.Op, 0, min(limit, 1024))
+		for rows.Next() {
+			var (
+				op  storage.Op
+				seq int64
+			)
+			if err := rows.Scan(&op.Revision, &op.ClientID, &seq, &op.Data, &op.UnixMillis); err != nil {
+				return nil, dbErr(ctx, "read ops "+req.Doc.String(), err)
+			}
+			op.Seq = uint64(seq)
+			if !add(op) {
+				return resp, nil
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, dbErr(ctx, "read ops "+req.Doc.String(), err)
+		}
+	}
+	next := req.From
+	if n := len(resp.Ops); n > 0 {
+		next = resp.Ops[n-1].Revision + 1
+	}
+	for _, op := range tail {
+		if op.Revision < next {
+			continue // compacted meanwhile: the read above has it
+		}
+		if op.Revision != next || !add(op) {
+			break
+		}
+		next++
 	}
 	return resp, nil
 }
 
+// memHead returns the durable in-memory head of a document, if any.
+func (st *state) memHead(k storage.DocKey) (head, bool) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	ds := st.docs[k]
+	if ds == nil || ds.durable == 0 {
+		return head{}, false
+	}
+	return head{typ: ds.typ, rev: ds.durable, epoch: ds.epoch, exists: true}, true
+}
+
 // Load implements storage.Provider: the head and snapshot are read in one read transaction, so
-// they are consistent with each other.
+// they are consistent with each other; the head is then brought up to what the log holds.
 func (p *Provider) Load(ctx context.Context, k storage.DocKey) (*storage.LoadResponse, error) {
 	st, err := p.state()
 	if err != nil {
@@ -335,21 +377,30 @@ func (p *Provider) Load(ctx context.Context, k storage.DocKey) (*storage.LoadRes
 	var epoch int64
 	err = tx.StmtContext(ctx, st.stmts.loadDoc).QueryRowContext(ctx, k.Tenant, k.ID).
 		Scan(&resp.Info.Type, &resp.Info.Revision, &epoch, &resp.Info.SnapshotRevision)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("load %s: %w", k, storage.ErrNotFound)
-	}
-	if err != nil {
+	found := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, dbErr(ctx, "load "+k.String(), err)
 	}
 	resp.Info.Epoch = uint64(epoch)
-	snap := &storage.Snapshot{}
-	err = tx.StmtContext(ctx, st.stmts.loadSnap).QueryRowContext(ctx, k.Tenant, k.ID).
-		Scan(&snap.Revision, &snap.Type, &snap.Data, &snap.Meta, &snap.UnixMillis)
-	switch {
-	case err == nil:
-		resp.Snapshot = snap
-	case !errors.Is(err, sql.ErrNoRows):
-		return nil, dbErr(ctx, "load snapshot "+k.String(), err)
+	if found {
+		snap := &storage.Snapshot{}
+		err = tx.StmtContext(ctx, st.stmts.loadSnap).QueryRowContext(ctx, k.Tenant, k.ID).
+			Scan(&snap.Revision, &snap.Type, &snap.Data, &snap.Meta, &snap.UnixMillis)
+		switch {
+		case err == nil:
+			resp.Snapshot = snap
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, dbErr(ctx, "load snapshot "+k.String(), err)
+		}
+	}
+	if h, ok := st.memHead(k); ok {
+		if !found {
+			resp.Info.Type = h.typ
+		}
+		resp.Info.Revision = max(resp.Info.Revision, h.rev)
+		resp.Info.Epoch = max(resp.Info.Epoch, h.epoch)
+	} else if !found {
+		return nil, fmt.Errorf("load %s: %w", k, storage.ErrNotFound)
 	}
 	return resp, nil
 }
@@ -364,30 +415,38 @@ func (p *Provider) PutSnapshot(ctx context.Context, k storage.DocKey, snap stora
 	if err := storage.ValidateKey(k); err != nil {
 		return err
 	}
-	tx, err := st.writer.BeginTx(ctx, nil)
+	st.dmu.RLock()
+	defer st.dmu.RUnlock()
+	mem, inMem := st.memHead(k)
+	tx, err := st.main.BeginTx(ctx, nil)
 	if err != nil {
 		return dbErr(ctx, "put snapshot: begin", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	s := st.stmts.inTx(ctx, tx)
 	var rev, snapRev int64
-	err = s.snapHead.QueryRowContext(ctx, k.Tenant, k.ID).Scan(&rev, &snapRev)
-	if errors.Is(err, sql.ErrNoRows) {
+	err = tx.StmtContext(ctx, st.stmts.snapHead).QueryRowContext(ctx, k.Tenant, k.ID).Scan(&rev, &snapRev)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) && !inMem:
 		return fmt.Errorf("put snapshot %s: %w", k, storage.ErrNotFound)
-	}
-	if err != nil {
+	case errors.Is(err, sql.ErrNoRows):
+		// Its ops are all still in the log: create its row now.
+		if _, err := tx.StmtContext(ctx, st.stmts.insertSnapDoc).ExecContext(ctx, k.Tenant, k.ID, mem.typ, mem.rev, int64(mem.epoch)); err != nil {
+			return dbErr(ctx, "put snapshot "+k.String(), err)
+		}
+	case err != nil:
 		return dbErr(ctx, "put snapshot "+k.String(), err)
 	}
+	rev = max(rev, mem.rev)
 	if snap.Revision < 0 || snap.Revision > rev {
 		return fmt.Errorf("put snapshot %s: revision %d outside 0..%d: %w", k, snap.Revision, rev, storage.ErrInvalid)
 	}
 	if snap.Revision < snapRev {
 		return nil
 	}
-	if _, err := s.upsertSnap.ExecContext(ctx, k.Tenant, k.ID, snap.Revision, snap.Type, nonNil(snap.Data), nonNil(snap.Meta), snap.UnixMillis); err != nil {
+	if _, err := tx.StmtContext(ctx, st.stmts.upsertSnap).ExecContext(ctx, k.Tenant, k.ID, snap.Revision, snap.Type, nonNil(snap.Data), nonNil(snap.Meta), snap.UnixMillis); err != nil {
 		return dbErr(ctx, "put snapshot "+k.String(), err)
 	}
-	if _, err := s.setSnapRev.ExecContext(ctx, snap.Revision, k.Tenant, k.ID); err != nil {
+	if _, err := tx.StmtContext(ctx, st.stmts.setSnapRev).ExecContext(ctx, snap.Revision, k.Tenant, k.ID); err != nil {
 		return dbErr(ctx, "put snapshot "+k.String(), err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -396,7 +455,8 @@ func (p *Provider) PutSnapshot(ctx context.Context, k storage.DocKey, snap stora
 	return nil
 }
 
-// Delete implements storage.Provider.
+// Delete implements storage.Provider: the document's ops leave the log first, then its rows
+// leave the main database.
 func (p *Provider) Delete(ctx context.Context, k storage.DocKey) error {
 	st, err := p.state()
 	if err != nil {
@@ -405,34 +465,65 @@ func (p *Provider) Delete(ctx context.Context, k storage.DocKey) error {
 	if err := storage.ValidateKey(k); err != nil {
 		return err
 	}
-	tx, err := st.writer.BeginTx(ctx, nil)
+	st.dmu.Lock()
+	defer st.dmu.Unlock()
+	st.cmu.Lock()
+	defer st.cmu.Unlock()
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	if st.closed {
+		return fmt.Errorf("delete %s: closed: %w", k, storage.ErrUnavailable)
+	}
+	st.mu.RLock()
+	_, inMem := st.docs[k]
+	st.mu.RUnlock()
+	if inMem {
+		if _, err := st.log.ExecContext(ctx, `DELETE FROM log WHERE tenant = ? AND id = ?`, k.Tenant, k.ID); err != nil {
+			return dbErr(ctx, "delete "+k.String()+" from the op log", err)
+		}
+		if err := syncFile(st.cfg.logPath() + "-wal"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("delete %s: sync the op log: %w", k, err)
+		}
+	}
+	tx, err := st.main.BeginTx(ctx, nil)
 	if err != nil {
 		return dbErr(ctx, "delete: begin", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	s := st.stmts.inTx(ctx, tx)
-	for _, stmt := range []*sql.Stmt{s.deleteOps, s.deleteSnap, s.deleteDoc} {
-		if _, err := stmt.ExecContext(ctx, k.Tenant, k.ID); err != nil {
+	for _, stmt := range []*sql.Stmt{st.stmts.deleteOps, st.stmts.deleteSnap, st.stmts.deleteDoc} {
+		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, k.Tenant, k.ID); err != nil {
 			return dbErr(ctx, "delete "+k.String(), err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return dbErr(ctx, "delete: commit", err)
 	}
+	st.mu.Lock()
+	if ds := st.docs[k]; ds != nil {
+		st.tailOps -= len(ds.tail)
+		for _, o := range ds.tail {
+			st.tailBytes -= len(o.op.Data)
+		}
+		delete(st.docs, k)
+	}
+	st.mu.Unlock()
 	return nil
 }
 
-// List implements storage.Provider.
+// List implements storage.Provider: a page of the main database's documents merged with the
+// documents whose heads are newer in memory.
 func (p *Provider) List(ctx context.Context, req *storage.ListRequest) (*storage.ListResponse, error) {
 	st, err := p.state()
 	if err != nil {
 		return nil, err
 	}
-	rows, err := st.stmts.list.QueryContext(ctx, req.Tenant, req.After, storage.ListLimit(req.Limit))
+	limit := storage.ListLimit(req.Limit)
+	rows, err := st.stmts.list.QueryContext(ctx, req.Tenant, req.After, limit)
 	if err != nil {
 		return nil, dbErr(ctx, "list "+req.Tenant, err)
 	}
 	defer rows.Close()
+	byID := make(map[string]*storage.DocInfo)
 	resp := &storage.ListResponse{}
 	for rows.Next() {
 		d := storage.DocInfo{Doc: storage.DocKey{Tenant: req.Tenant}}
@@ -446,11 +537,32 @@ func (p *Provider) List(ctx context.Context, req *storage.ListRequest) (*storage
 	if err := rows.Err(); err != nil {
 		return nil, dbErr(ctx, "list "+req.Tenant, err)
 	}
+	for i := range resp.Docs {
+		byID[resp.Docs[i].Doc.ID] = &resp.Docs[i]
+	}
+	var extra []storage.DocInfo
+	st.mu.RLock()
+	for k, ds := range st.docs {
+		if k.Tenant != req.Tenant || k.ID <= req.After || ds.durable == 0 {
+			continue
+		}
+		if d := byID[k.ID]; d != nil {
+			d.Revision, d.Epoch = max(d.Revision, ds.durable), max(d.Epoch, ds.epoch)
+			continue
+		}
+		extra = append(extra, storage.DocInfo{Doc: k, Type: ds.typ, Revision: ds.durable, Epoch: ds.epoch})
+	}
+	st.mu.RUnlock()
+	if len(extra) > 0 {
+		resp.Docs = append(resp.Docs, extra...)
+		slices.SortFunc(resp.Docs, func(a, b storage.DocInfo) int { return cmp.Compare(a.Doc.ID, b.Doc.ID) })
+		resp.Docs = resp.Docs[:min(len(resp.Docs), limit)]
+	}
 	return resp, nil
 }
 
-// Health implements storage.Provider: it takes and releases the write lock on the writer
-// connection, within 2s or the caller's earlier deadline.
+// Health implements storage.Provider: it takes and releases the write lock of both files,
+// within 2s or the caller's earlier deadline.
 func (p *Provider) Health(ctx context.Context) error {
 	st, err := p.state()
 	if err != nil {
@@ -458,16 +570,21 @@ func (p *Provider) Health(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
-	tx, err := st.writer.BeginTx(ctx, nil) // BEGIN IMMEDIATE: proves we can write
-	if err != nil {
-		return dbErr(ctx, "health", fmt.Errorf("%w: %w", err, storage.ErrUnavailable))
+	for _, db := range []*sql.DB{st.log, st.main} {
+		tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: proves we can write
+		if err != nil {
+			return dbErr(ctx, "health", fmt.Errorf("%w: %w", err, storage.ErrUnavailable))
+		}
+		var one int
+		if err := tx.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+			_ = tx.Rollback()
+			return dbErr(ctx, "health", fmt.Errorf("%w: %w", err, storage.ErrUnavailable))
+		}
+		if err := tx.Rollback(); err != nil {
+			return dbErr(ctx, "health", fmt.Errorf("%w: %w", err, storage.ErrUnavailable))
+		}
 	}
-	var one int
-	if err := tx.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		_ = tx.Rollback()
-		return dbErr(ctx, "health", fmt.Errorf("%w: %w", err, storage.ErrUnavailable))
-	}
-	return tx.Rollback()
+	return nil
 }
 
 // Close implements storage.Provider; later calls fail with ErrUnavailable.

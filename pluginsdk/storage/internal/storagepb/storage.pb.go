@@ -670,6 +670,129 @@ func (x *AppendResponse) GetResults() []*AppendResult {
 	return nil
 }
 
+// AppendStreamRequest is one AppendRequest on the AppendStream, numbered by the host.
+type AppendStreamRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Request       *AppendRequest         `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendStreamRequest) Reset() {
+	*x = AppendStreamRequest{}
+	mi := &file_storage_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendStreamRequest) ProtoMessage() {}
+
+func (x *AppendStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_storage_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendStreamRequest.ProtoReflect.Descriptor instead.
+func (*AppendStreamRequest) Descriptor() ([]byte, []int) {
+	return file_storage_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *AppendStreamRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *AppendStreamRequest) GetRequest() *AppendRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// AppendStreamResponse answers the request with the same id: response, or code and message
+// when the whole request failed.
+type AppendStreamResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Response      *AppendResponse        `protobuf:"bytes,2,opt,name=response,proto3" json:"response,omitempty"`
+	Code          Code                   `protobuf:"varint,3,opt,name=code,proto3,enum=opstream.storage.v1.Code" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendStreamResponse) Reset() {
+	*x = AppendStreamResponse{}
+	mi := &file_storage_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendStreamResponse) ProtoMessage() {}
+
+func (x *AppendStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_storage_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendStreamResponse.ProtoReflect.Descriptor instead.
+func (*AppendStreamResponse) Descriptor() ([]byte, []int) {
+	return file_storage_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AppendStreamResponse) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *AppendStreamResponse) GetResponse() *AppendResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *AppendStreamResponse) GetCode() Code {
+	if x != nil {
+		return x.Code
+	}
+	return Code_CODE_OK
+}
+
+func (x *AppendStreamResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type ReadOpsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Doc           *DocKey                `protobuf:"bytes,1,opt,name=doc,proto3" json:"doc,omitempty"`
@@ -681,7 +804,7 @@ type ReadOpsRequest struct {
 
 func (x *ReadOpsRequest) Reset() {
 	*x = ReadOpsRequest{}
-	mi := &file_storage_proto_msgTypes[10]
+	mi := &file_storage_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -693,7 +816,7 @@ func (x *ReadOpsRequest) String() string {
 func (*ReadOpsRequest) ProtoMessage() {}
 
 func (x *ReadOpsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[10]
+	mi := &file_storage_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -706,7 +829,7 @@ func (x *ReadOpsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOpsRequest.ProtoReflect.Descriptor instead.
 func (*ReadOpsRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{10}
+	return file_storage_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReadOpsRequest) GetDoc() *DocKey {
@@ -739,7 +862,7 @@ type ReadOpsResponse struct {
 
 func (x *ReadOpsResponse) Reset() {
 	*x = ReadOpsResponse{}
-	mi := &file_storage_proto_msgTypes[11]
+	mi := &file_storage_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -751,7 +874,7 @@ func (x *ReadOpsResponse) String() string {
 func (*ReadOpsResponse) ProtoMessage() {}
 
 func (x *ReadOpsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[11]
+	mi := &file_storage_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -764,7 +887,7 @@ func (x *ReadOpsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOpsResponse.ProtoReflect.Descriptor instead.
 func (*ReadOpsResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{11}
+	return file_storage_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReadOpsResponse) GetOps() []*Op {
@@ -783,7 +906,7 @@ type LoadRequest struct {
 
 func (x *LoadRequest) Reset() {
 	*x = LoadRequest{}
-	mi := &file_storage_proto_msgTypes[12]
+	mi := &file_storage_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -795,7 +918,7 @@ func (x *LoadRequest) String() string {
 func (*LoadRequest) ProtoMessage() {}
 
 func (x *LoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[12]
+	mi := &file_storage_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -808,7 +931,7 @@ func (x *LoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadRequest.ProtoReflect.Descriptor instead.
 func (*LoadRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{12}
+	return file_storage_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LoadRequest) GetDoc() *DocKey {
@@ -828,7 +951,7 @@ type LoadResponse struct {
 
 func (x *LoadResponse) Reset() {
 	*x = LoadResponse{}
-	mi := &file_storage_proto_msgTypes[13]
+	mi := &file_storage_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +963,7 @@ func (x *LoadResponse) String() string {
 func (*LoadResponse) ProtoMessage() {}
 
 func (x *LoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[13]
+	mi := &file_storage_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +976,7 @@ func (x *LoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadResponse.ProtoReflect.Descriptor instead.
 func (*LoadResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{13}
+	return file_storage_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LoadResponse) GetInfo() *DocInfo {
@@ -880,7 +1003,7 @@ type PutSnapshotRequest struct {
 
 func (x *PutSnapshotRequest) Reset() {
 	*x = PutSnapshotRequest{}
-	mi := &file_storage_proto_msgTypes[14]
+	mi := &file_storage_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +1015,7 @@ func (x *PutSnapshotRequest) String() string {
 func (*PutSnapshotRequest) ProtoMessage() {}
 
 func (x *PutSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[14]
+	mi := &file_storage_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +1028,7 @@ func (x *PutSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*PutSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{14}
+	return file_storage_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PutSnapshotRequest) GetDoc() *DocKey {
@@ -930,7 +1053,7 @@ type PutSnapshotResponse struct {
 
 func (x *PutSnapshotResponse) Reset() {
 	*x = PutSnapshotResponse{}
-	mi := &file_storage_proto_msgTypes[15]
+	mi := &file_storage_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1065,7 @@ func (x *PutSnapshotResponse) String() string {
 func (*PutSnapshotResponse) ProtoMessage() {}
 
 func (x *PutSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[15]
+	mi := &file_storage_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1078,7 @@ func (x *PutSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*PutSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{15}
+	return file_storage_proto_rawDescGZIP(), []int{17}
 }
 
 type DeleteRequest struct {
@@ -967,7 +1090,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_storage_proto_msgTypes[16]
+	mi := &file_storage_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -979,7 +1102,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[16]
+	mi := &file_storage_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -992,7 +1115,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{16}
+	return file_storage_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeleteRequest) GetDoc() *DocKey {
@@ -1010,7 +1133,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_storage_proto_msgTypes[17]
+	mi := &file_storage_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1022,7 +1145,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[17]
+	mi := &file_storage_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1035,7 +1158,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{17}
+	return file_storage_proto_rawDescGZIP(), []int{19}
 }
 
 type ListRequest struct {
@@ -1049,7 +1172,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_storage_proto_msgTypes[18]
+	mi := &file_storage_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +1184,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[18]
+	mi := &file_storage_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1197,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{18}
+	return file_storage_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListRequest) GetTenant() string {
@@ -1107,7 +1230,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_storage_proto_msgTypes[19]
+	mi := &file_storage_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1242,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[19]
+	mi := &file_storage_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1255,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{19}
+	return file_storage_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListResponse) GetDocs() []*DocInfo {
@@ -1150,7 +1273,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_storage_proto_msgTypes[20]
+	mi := &file_storage_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1285,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[20]
+	mi := &file_storage_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1298,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{20}
+	return file_storage_proto_rawDescGZIP(), []int{22}
 }
 
 type HealthResponse struct {
@@ -1186,7 +1309,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_storage_proto_msgTypes[21]
+	mi := &file_storage_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1321,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[21]
+	mi := &file_storage_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1211,7 +1334,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{21}
+	return file_storage_proto_rawDescGZIP(), []int{23}
 }
 
 var File_storage_proto protoreflect.FileDescriptor
@@ -1258,7 +1381,15 @@ const file_storage_proto_rawDesc = "" +
 	"\rAppendRequest\x125\n" +
 	"\aappends\x18\x01 \x03(\v2\x1b.opstream.storage.v1.AppendR\aappends\"M\n" +
 	"\x0eAppendResponse\x12;\n" +
-	"\aresults\x18\x01 \x03(\v2!.opstream.storage.v1.AppendResultR\aresults\"i\n" +
+	"\aresults\x18\x01 \x03(\v2!.opstream.storage.v1.AppendResultR\aresults\"c\n" +
+	"\x13AppendStreamRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12<\n" +
+	"\arequest\x18\x02 \x01(\v2\".opstream.storage.v1.AppendRequestR\arequest\"\xb0\x01\n" +
+	"\x14AppendStreamResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12?\n" +
+	"\bresponse\x18\x02 \x01(\v2#.opstream.storage.v1.AppendResponseR\bresponse\x12-\n" +
+	"\x04code\x18\x03 \x01(\x0e2\x19.opstream.storage.v1.CodeR\x04code\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"i\n" +
 	"\x0eReadOpsRequest\x12-\n" +
 	"\x03doc\x18\x01 \x01(\v2\x1b.opstream.storage.v1.DocKeyR\x03doc\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\x03R\x04from\x12\x14\n" +
@@ -1292,10 +1423,11 @@ const file_storage_proto_rawDesc = "" +
 	"\x0eCODE_NOT_FOUND\x10\x03\x12\x14\n" +
 	"\x10CODE_UNAVAILABLE\x10\x04\x12\x10\n" +
 	"\fCODE_INVALID\x10\x05\x12\x11\n" +
-	"\rCODE_INTERNAL\x10\x062\xb0\x05\n" +
+	"\rCODE_INTERNAL\x10\x062\x99\x06\n" +
 	"\aStorage\x12Z\n" +
 	"\tConfigure\x12%.opstream.storage.v1.ConfigureRequest\x1a&.opstream.storage.v1.ConfigureResponse\x12Q\n" +
-	"\x06Append\x12\".opstream.storage.v1.AppendRequest\x1a#.opstream.storage.v1.AppendResponse\x12T\n" +
+	"\x06Append\x12\".opstream.storage.v1.AppendRequest\x1a#.opstream.storage.v1.AppendResponse\x12g\n" +
+	"\fAppendStream\x12(.opstream.storage.v1.AppendStreamRequest\x1a).opstream.storage.v1.AppendStreamResponse(\x010\x01\x12T\n" +
 	"\aReadOps\x12#.opstream.storage.v1.ReadOpsRequest\x1a$.opstream.storage.v1.ReadOpsResponse\x12K\n" +
 	"\x04Load\x12 .opstream.storage.v1.LoadRequest\x1a!.opstream.storage.v1.LoadResponse\x12`\n" +
 	"\vPutSnapshot\x12'.opstream.storage.v1.PutSnapshotRequest\x1a(.opstream.storage.v1.PutSnapshotResponse\x12Q\n" +
@@ -1316,31 +1448,33 @@ func file_storage_proto_rawDescGZIP() []byte {
 }
 
 var file_storage_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_storage_proto_goTypes = []any{
-	(Code)(0),                   // 0: opstream.storage.v1.Code
-	(*DocKey)(nil),              // 1: opstream.storage.v1.DocKey
-	(*Op)(nil),                  // 2: opstream.storage.v1.Op
-	(*Snapshot)(nil),            // 3: opstream.storage.v1.Snapshot
-	(*DocInfo)(nil),             // 4: opstream.storage.v1.DocInfo
-	(*Append)(nil),              // 5: opstream.storage.v1.Append
-	(*AppendResult)(nil),        // 6: opstream.storage.v1.AppendResult
-	(*ConfigureRequest)(nil),    // 7: opstream.storage.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),   // 8: opstream.storage.v1.ConfigureResponse
-	(*AppendRequest)(nil),       // 9: opstream.storage.v1.AppendRequest
-	(*AppendResponse)(nil),      // 10: opstream.storage.v1.AppendResponse
-	(*ReadOpsRequest)(nil),      // 11: opstream.storage.v1.ReadOpsRequest
-	(*ReadOpsResponse)(nil),     // 12: opstream.storage.v1.ReadOpsResponse
-	(*LoadRequest)(nil),         // 13: opstream.storage.v1.LoadRequest
-	(*LoadResponse)(nil),        // 14: opstream.storage.v1.LoadResponse
-	(*PutSnapshotRequest)(nil),  // 15: opstream.storage.v1.PutSnapshotRequest
-	(*PutSnapshotResponse)(nil), // 16: opstream.storage.v1.PutSnapshotResponse
-	(*DeleteRequest)(nil),       // 17: opstream.storage.v1.DeleteRequest
-	(*DeleteResponse)(nil),      // 18: opstream.storage.v1.DeleteResponse
-	(*ListRequest)(nil),         // 19: opstream.storage.v1.ListRequest
-	(*ListResponse)(nil),        // 20: opstream.storage.v1.ListResponse
-	(*HealthRequest)(nil),       // 21: opstream.storage.v1.HealthRequest
-	(*HealthResponse)(nil),      // 22: opstream.storage.v1.HealthResponse
+	(Code)(0),                    // 0: opstream.storage.v1.Code
+	(*DocKey)(nil),               // 1: opstream.storage.v1.DocKey
+	(*Op)(nil),                   // 2: opstream.storage.v1.Op
+	(*Snapshot)(nil),             // 3: opstream.storage.v1.Snapshot
+	(*DocInfo)(nil),              // 4: opstream.storage.v1.DocInfo
+	(*Append)(nil),               // 5: opstream.storage.v1.Append
+	(*AppendResult)(nil),         // 6: opstream.storage.v1.AppendResult
+	(*ConfigureRequest)(nil),     // 7: opstream.storage.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),    // 8: opstream.storage.v1.ConfigureResponse
+	(*AppendRequest)(nil),        // 9: opstream.storage.v1.AppendRequest
+	(*AppendResponse)(nil),       // 10: opstream.storage.v1.AppendResponse
+	(*AppendStreamRequest)(nil),  // 11: opstream.storage.v1.AppendStreamRequest
+	(*AppendStreamResponse)(nil), // 12: opstream.storage.v1.AppendStreamResponse
+	(*ReadOpsRequest)(nil),       // 13: opstream.storage.v1.ReadOpsRequest
+	(*ReadOpsResponse)(nil),      // 14: opstream.storage.v1.ReadOpsResponse
+	(*LoadRequest)(nil),          // 15: opstream.storage.v1.LoadRequest
+	(*LoadResponse)(nil),         // 16: opstream.storage.v1.LoadResponse
+	(*PutSnapshotRequest)(nil),   // 17: opstream.storage.v1.PutSnapshotRequest
+	(*PutSnapshotResponse)(nil),  // 18: opstream.storage.v1.PutSnapshotResponse
+	(*DeleteRequest)(nil),        // 19: opstream.storage.v1.DeleteRequest
+	(*DeleteResponse)(nil),       // 20: opstream.storage.v1.DeleteResponse
+	(*ListRequest)(nil),          // 21: opstream.storage.v1.ListRequest
+	(*ListResponse)(nil),         // 22: opstream.storage.v1.ListResponse
+	(*HealthRequest)(nil),        // 23: opstream.storage.v1.HealthRequest
+	(*HealthResponse)(nil),       // 24: opstream.storage.v1.HealthResponse
 }
 var file_storage_proto_depIdxs = []int32{
 	1,  // 0: opstream.storage.v1.DocInfo.doc:type_name -> opstream.storage.v1.DocKey
@@ -1349,36 +1483,41 @@ var file_storage_proto_depIdxs = []int32{
 	0,  // 3: opstream.storage.v1.AppendResult.code:type_name -> opstream.storage.v1.Code
 	5,  // 4: opstream.storage.v1.AppendRequest.appends:type_name -> opstream.storage.v1.Append
 	6,  // 5: opstream.storage.v1.AppendResponse.results:type_name -> opstream.storage.v1.AppendResult
-	1,  // 6: opstream.storage.v1.ReadOpsRequest.doc:type_name -> opstream.storage.v1.DocKey
-	2,  // 7: opstream.storage.v1.ReadOpsResponse.ops:type_name -> opstream.storage.v1.Op
-	1,  // 8: opstream.storage.v1.LoadRequest.doc:type_name -> opstream.storage.v1.DocKey
-	4,  // 9: opstream.storage.v1.LoadResponse.info:type_name -> opstream.storage.v1.DocInfo
-	3,  // 10: opstream.storage.v1.LoadResponse.snapshot:type_name -> opstream.storage.v1.Snapshot
-	1,  // 11: opstream.storage.v1.PutSnapshotRequest.doc:type_name -> opstream.storage.v1.DocKey
-	3,  // 12: opstream.storage.v1.PutSnapshotRequest.snapshot:type_name -> opstream.storage.v1.Snapshot
-	1,  // 13: opstream.storage.v1.DeleteRequest.doc:type_name -> opstream.storage.v1.DocKey
-	4,  // 14: opstream.storage.v1.ListResponse.docs:type_name -> opstream.storage.v1.DocInfo
-	7,  // 15: opstream.storage.v1.Storage.Configure:input_type -> opstream.storage.v1.ConfigureRequest
-	9,  // 16: opstream.storage.v1.Storage.Append:input_type -> opstream.storage.v1.AppendRequest
-	11, // 17: opstream.storage.v1.Storage.ReadOps:input_type -> opstream.storage.v1.ReadOpsRequest
-	13, // 18: opstream.storage.v1.Storage.Load:input_type -> opstream.storage.v1.LoadRequest
-	15, // 19: opstream.storage.v1.Storage.PutSnapshot:input_type -> opstream.storage.v1.PutSnapshotRequest
-	17, // 20: opstream.storage.v1.Storage.Delete:input_type -> opstream.storage.v1.DeleteRequest
-	19, // 21: opstream.storage.v1.Storage.List:input_type -> opstream.storage.v1.ListRequest
-	21, // 22: opstream.storage.v1.Storage.Health:input_type -> opstream.storage.v1.HealthRequest
-	8,  // 23: opstream.storage.v1.Storage.Configure:output_type -> opstream.storage.v1.ConfigureResponse
-	10, // 24: opstream.storage.v1.Storage.Append:output_type -> opstream.storage.v1.AppendResponse
-	12, // 25: opstream.storage.v1.Storage.ReadOps:output_type -> opstream.storage.v1.ReadOpsResponse
-	14, // 26: opstream.storage.v1.Storage.Load:output_type -> opstream.storage.v1.LoadResponse
-	16, // 27: opstream.storage.v1.Storage.PutSnapshot:output_type -> opstream.storage.v1.PutSnapshotResponse
-	18, // 28: opstream.storage.v1.Storage.Delete:output_type -> opstream.storage.v1.DeleteResponse
-	20, // 29: opstream.storage.v1.Storage.List:output_type -> opstream.storage.v1.ListResponse
-	22, // 30: opstream.storage.v1.Storage.Health:output_type -> opstream.storage.v1.HealthResponse
-	23, // [23:31] is the sub-list for method output_type
-	15, // [15:23] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	9,  // 6: opstream.storage.v1.AppendStreamRequest.request:type_name -> opstream.storage.v1.AppendRequest
+	10, // 7: opstream.storage.v1.AppendStreamResponse.response:type_name -> opstream.storage.v1.AppendResponse
+	0,  // 8: opstream.storage.v1.AppendStreamResponse.code:type_name -> opstream.storage.v1.Code
+	1,  // 9: opstream.storage.v1.ReadOpsRequest.doc:type_name -> opstream.storage.v1.DocKey
+	2,  // 10: opstream.storage.v1.ReadOpsResponse.ops:type_name -> opstream.storage.v1.Op
+	1,  // 11: opstream.storage.v1.LoadRequest.doc:type_name -> opstream.storage.v1.DocKey
+	4,  // 12: opstream.storage.v1.LoadResponse.info:type_name -> opstream.storage.v1.DocInfo
+	3,  // 13: opstream.storage.v1.LoadResponse.snapshot:type_name -> opstream.storage.v1.Snapshot
+	1,  // 14: opstream.storage.v1.PutSnapshotRequest.doc:type_name -> opstream.storage.v1.DocKey
+	3,  // 15: opstream.storage.v1.PutSnapshotRequest.snapshot:type_name -> opstream.storage.v1.Snapshot
+	1,  // 16: opstream.storage.v1.DeleteRequest.doc:type_name -> opstream.storage.v1.DocKey
+	4,  // 17: opstream.storage.v1.ListResponse.docs:type_name -> opstream.storage.v1.DocInfo
+	7,  // 18: opstream.storage.v1.Storage.Configure:input_type -> opstream.storage.v1.ConfigureRequest
+	9,  // 19: opstream.storage.v1.Storage.Append:input_type -> opstream.storage.v1.AppendRequest
+	11, // 20: opstream.storage.v1.Storage.AppendStream:input_type -> opstream.storage.v1.AppendStreamRequest
+	13, // 21: opstream.storage.v1.Storage.ReadOps:input_type -> opstream.storage.v1.ReadOpsRequest
+	15, // 22: opstream.storage.v1.Storage.Load:input_type -> opstream.storage.v1.LoadRequest
+	17, // 23: opstream.storage.v1.Storage.PutSnapshot:input_type -> opstream.storage.v1.PutSnapshotRequest
+	19, // 24: opstream.storage.v1.Storage.Delete:input_type -> opstream.storage.v1.DeleteRequest
+	21, // 25: opstream.storage.v1.Storage.List:input_type -> opstream.storage.v1.ListRequest
+	23, // 26: opstream.storage.v1.Storage.Health:input_type -> opstream.storage.v1.HealthRequest
+	8,  // 27: opstream.storage.v1.Storage.Configure:output_type -> opstream.storage.v1.ConfigureResponse
+	10, // 28: opstream.storage.v1.Storage.Append:output_type -> opstream.storage.v1.AppendResponse
+	12, // 29: opstream.storage.v1.Storage.AppendStream:output_type -> opstream.storage.v1.AppendStreamResponse
+	14, // 30: opstream.storage.v1.Storage.ReadOps:output_type -> opstream.storage.v1.ReadOpsResponse
+	16, // 31: opstream.storage.v1.Storage.Load:output_type -> opstream.storage.v1.LoadResponse
+	18, // 32: opstream.storage.v1.Storage.PutSnapshot:output_type -> opstream.storage.v1.PutSnapshotResponse
+	20, // 33: opstream.storage.v1.Storage.Delete:output_type -> opstream.storage.v1.DeleteResponse
+	22, // 34: opstream.storage.v1.Storage.List:output_type -> opstream.storage.v1.ListResponse
+	24, // 35: opstream.storage.v1.Storage.Health:output_type -> opstream.storage.v1.HealthResponse
+	27, // [27:36] is the sub-list for method output_type
+	18, // [18:27] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_storage_proto_init() }
@@ -1392,7 +1531,7 @@ func file_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_storage_proto_rawDesc), len(file_storage_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,14 +22,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Storage_Configure_FullMethodName   = "/opstream.storage.v1.Storage/Configure"
-	Storage_Append_FullMethodName      = "/opstream.storage.v1.Storage/Append"
-	Storage_ReadOps_FullMethodName     = "/opstream.storage.v1.Storage/ReadOps"
-	Storage_Load_FullMethodName        = "/opstream.storage.v1.Storage/Load"
-	Storage_PutSnapshot_FullMethodName = "/opstream.storage.v1.Storage/PutSnapshot"
-	Storage_Delete_FullMethodName      = "/opstream.storage.v1.Storage/Delete"
-	Storage_List_FullMethodName        = "/opstream.storage.v1.Storage/List"
-	Storage_Health_FullMethodName      = "/opstream.storage.v1.Storage/Health"
+	Storage_Configure_FullMethodName    = "/opstream.storage.v1.Storage/Configure"
+	Storage_Append_FullMethodName       = "/opstream.storage.v1.Storage/Append"
+	Storage_AppendStream_FullMethodName = "/opstream.storage.v1.Storage/AppendStream"
+	Storage_ReadOps_FullMethodName      = "/opstream.storage.v1.Storage/ReadOps"
+	Storage_Load_FullMethodName         = "/opstream.storage.v1.Storage/Load"
+	Storage_PutSnapshot_FullMethodName  = "/opstream.storage.v1.Storage/PutSnapshot"
+	Storage_Delete_FullMethodName       = "/opstream.storage.v1.Storage/Delete"
+	Storage_List_FullMethodName         = "/opstream.storage.v1.Storage/List"
+	Storage_Health_FullMethodName       = "/opstream.storage.v1.Storage/Health"
 )
 
 // StorageClient is the client API for Storage service.
@@ -41,6 +42,9 @@ const (
 type StorageClient interface {
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
 	Append(ctx context.Context, in *AppendRequest, opts ...grpc.CallOption) (*AppendResponse, error)
+	// AppendStream carries appends in order: the provider commits them in the order they arrive
+	// and answers each once it is durable, so the host can have several in flight.
+	AppendStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AppendStreamRequest, AppendStreamResponse], error)
 	ReadOps(ctx context.Context, in *ReadOpsRequest, opts ...grpc.CallOption) (*ReadOpsResponse, error)
 	Load(ctx context.Context, in *LoadRequest, opts ...grpc.CallOption) (*LoadResponse, error)
 	PutSnapshot(ctx context.Context, in *PutSnapshotRequest, opts ...grpc.CallOption) (*PutSnapshotResponse, error)
@@ -76,6 +80,19 @@ func (c *storageClient) Append(ctx context.Context, in *AppendRequest, opts ...g
 	}
 	return out, nil
 }
+
+func (c *storageClient) AppendStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AppendStreamRequest, AppendStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Storage_ServiceDesc.Streams[0], Storage_AppendStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[AppendStreamRequest, AppendStreamResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Storage_AppendStreamClient = grpc.BidiStreamingClient[AppendStreamRequest, AppendStreamResponse]
 
 func (c *storageClient) ReadOps(ctx context.Context, in *ReadOpsRequest, opts ...grpc.CallOption) (*ReadOpsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -146,6 +163,9 @@ func (c *storageClient) Health(ctx context.Context, in *HealthRequest, opts ...g
 type StorageServer interface {
 	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
 	Append(context.Context, *AppendRequest) (*AppendResponse, error)
+	// AppendStream carries appends in order: the provider commits them in the order they arrive
+	// and answers each once it is durable, so the host can have several in flight.
+	AppendStream(grpc.BidiStreamingServer[AppendStreamRequest, AppendStreamResponse]) error
 	ReadOps(context.Context, *ReadOpsRequest) (*ReadOpsResponse, error)
 	Load(context.Context, *LoadRequest) (*LoadResponse, error)
 	PutSnapshot(context.Context, *PutSnapshotRequest) (*PutSnapshotResponse, error)
@@ -167,6 +187,9 @@ func (UnimplementedStorageServer) Configure(context.Context, *ConfigureRequest) 
 }
 func (UnimplementedStorageServer) Append(context.Context, *AppendRequest) (*AppendResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Append not implemented")
+}
+func (UnimplementedStorageServer) AppendStream(grpc.BidiStreamingServer[AppendStreamRequest, AppendStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method AppendStream not implemented")
 }
 func (UnimplementedStorageServer) ReadOps(context.Context, *ReadOpsRequest) (*ReadOpsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReadOps not implemented")
@@ -242,6 +265,13 @@ func _Storage_Append_Handler(srv interface{}, ctx context.Context, dec func(inte
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _Storage_AppendStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(StorageServer).AppendStream(&grpc.GenericServerStream[AppendStreamRequest, AppendStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Storage_AppendStreamServer = grpc.BidiStreamingServer[AppendStreamRequest, AppendStreamResponse]
 
 func _Storage_ReadOps_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ReadOpsRequest)
@@ -391,6 +421,13 @@ var Storage_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Storage_Health_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "AppendStream",
+			Handler:       _Storage_AppendStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "storage.proto",
 }

@@ -1,0 +1,422 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/opstream/opstream/pluginsdk/storage"
+)
+
+// maxCachedDocs is how many document heads stay in memory before compaction forgets the heads
+// of documents that have nothing waiting in the log (they are read back from the main database
+// on their next append).
+const maxCachedDocs = 100_000
+
+// deleteChunk is how many compacted log rows one delete removes while holding the append lock.
+const deleteChunk = 2048
+
+// docState is what the provider knows about one document beyond the main database: its head and
+// its ops still in the log file. Guarded by state.mu.
+type docState struct {
+	typ string
+	// rev is the revision appends continue from; durable the revision readers see, which the
+	// syncer moves up once the fsync covering the ops in between returned.
+	rev, durable int64
+	epoch        uint64
+	// tail holds the ops in the log file, in revision order, none of them in the main database
+	// yet. Only appends extend it and only compaction shortens it (from the front).
+	tail []logOp
+}
+
+type logOp struct {
+	seq int64
+	op  storage.Op
+}
+
+// head is a document's head as an append sees it.
+type head struct {
+	typ    string
+	rev    int64
+	epoch  uint64
+	exists bool
+}
+
+// headOf returns a document's head from memory, else from the main database. Called with wmu
+// held (nothing else changes heads then).
+func (st *state) headOf(ctx context.Context, k storage.DocKey) (head, error) {
+	st.mu.RLock()
+	ds := st.docs[k]
+	var h head
+	if ds != nil {
+		h = head{typ: ds.typ, rev: ds.rev, epoch: ds.epoch, exists: true}
+	}
+	st.mu.RUnlock()
+	if ds != nil {
+		return h, nil
+	}
+	var epoch int64
+	err := st.stmts.head.QueryRowContext(ctx, k.Tenant, k.ID).Scan(&h.typ, &h.rev, &epoch)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return head{}, nil
+	case err != nil:
+		return head{}, dbErr(ctx, "append: read head of "+k.String(), err)
+	}
+	h.epoch, h.exists = uint64(epoch), true
+	return h, nil
+}
+
+// Append implements storage.Provider through AppendAsync, waiting for durability.
+func (p *Provider) Append(ctx context.Context, req *storage.AppendRequest) (*storage.AppendResponse, error) {
+	type result struct {
+		resp *storage.AppendResponse
+		err  error
+	}
+	ch := make(chan result, 1)
+	p.AppendAsync(ctx, req, func(resp *storage.AppendResponse, err error) { ch <- result{resp, err} })
+	r := <-ch
+	return r.resp, r.err
+}
+
+// AppendAsync implements storage.AsyncAppender: the whole request is one transaction on the log
+// file, checked against the heads in memory, which move once it committed; the syncer answers
+// it after the fsync that covers it, one fsync for every request committed meanwhile.
+func (p *Provider) AppendAsync(ctx context.Context, req *storage.AppendRequest, done func(*storage.AppendResponse, error)) {
+	st, err := p.state()
+	if err != nil {
+		done(nil, err)
+		return
+	}
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	item := syncItem{done: done}
+	item.resp, item.committed, item.err = st.commit(ctx, req)
+	item.seq = st.nextSeq - 1
+	if item.err == nil && st.broken != nil {
+		item.err = st.broken
+	}
+	st.sync.push(item)
+}
+
+// committed is an append whose ops are in the log file, not yet known durable.
+type committed struct {
+	k   storage.DocKey
+	rev int64
+}
+
+// commit writes a request's accepted appends to the log file in one transaction and moves their
+// heads. Called with wmu held.
+func (st *state) commit(ctx context.Context, req *storage.AppendRequest) (*storage.AppendResponse, []committed, error) {
+	if st.closed {
+		return nil, nil, fmt.Errorf("sqlite: closed: %w", storage.ErrUnavailable)
+	}
+	if st.broken != nil {
+		return nil, nil, st.broken
+	}
+	errs := storage.ValidateRequest(req)
+	resp := &storage.AppendResponse{Results: make([]storage.AppendResult, len(req.Appends))}
+	type accepted struct {
+		a     *storage.Append
+		h     head
+		first int64 // seq of its first op
+	}
+	var (
+		acc  []accepted
+		args []any
+		seq  = st.nextSeq
+	)
+	for i := range req.Appends {
+		a := &req.Appends[i]
+		res := &resp.Results[i]
+		if errs[i] != nil {
+			res.Err = errs[i]
+			continue
+		}
+		h, err := st.headOf(ctx, a.Doc)
+		if err != nil {
+			return nil, nil, err
+		}
+		res.Revision = h.rev
+		switch {
+		case h.exists && a.Epoch < h.epoch:
+			res.Err = fmt.Errorf("append %s: epoch %d < %d: %w", a.Doc, a.Epoch, h.epoch, storage.ErrFenced)
+			continue
+		case h.rev != a.ExpectedRevision:
+			res.Err = fmt.Errorf("append %s: at revision %d, expected %d: %w", a.Doc, h.rev, a.ExpectedRevision, storage.ErrConflict)
+			continue
+		}
+		if !h.exists {
+			h.typ = a.Type
+		}
+		acc = append(acc, accepted{a: a, h: h, first: seq})
+		for _, op := range a.Ops {
+			args = append(args, seq, a.Doc.Tenant, a.Doc.ID, h.typ, int64(max(h.epoch, a.Epoch)), op.Revision, op.ClientID,
+				int64(op.Seq), nonNil(op.Data), op.UnixMillis)
+			seq++
+		}
+		res.Revision = a.ExpectedRevision + int64(len(a.Ops))
+	}
+	if len(acc) == 0 {
+		return resp, nil, nil
+	}
+	tx, err := st.log.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, dbErr(ctx, "append: begin", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := st.batch.multiRow(ctx, tx, stmtLogInsert, 10, args); err != nil {
+		return nil, nil, dbErr(ctx, "append: insert ops", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, nil, dbErr(ctx, "append: commit", err)
+	}
+	st.nextSeq = seq
+
+	done := make([]committed, 0, len(acc))
+	st.mu.Lock()
+	for _, x := range acc {
+		ds := st.docs[x.a.Doc]
+		if ds == nil {
+			ds = &docState{typ: x.h.typ, durable: x.h.rev}
+			st.docs[x.a.Doc] = ds
+		}
+		ds.rev = x.a.ExpectedRevision + int64(len(x.a.Ops))
+		ds.epoch = max(x.h.epoch, x.a.Epoch)
+		for j, op := range x.a.Ops {
+			ds.tail = append(ds.tail, logOp{seq: x.first + int64(j), op: op})
+			st.tailBytes += len(op.Data)
+		}
+		st.tailOps += len(x.a.Ops)
+		done = append(done, committed{k: x.a.Doc, rev: ds.rev})
+	}
+	if st.tailSince.IsZero() {
+		st.tailSince = time.Now()
+	}
+	full := st.tailOps >= st.cfg.CompactOps || st.tailBytes >= compactBytes
+	st.mu.Unlock()
+	if full {
+		select {
+		case st.kick <- struct{}{}:
+		default:
+		}
+	}
+	return resp, done, nil
+}
+
+// compactBytes moves the log once this much op data waits in it, whatever CompactOps says.
+const compactBytes = 32 << 20
+
+// compactor runs compactions until stop closes.
+func (st *state) compactor() {
+	defer close(st.done)
+	interval := time.Duration(st.cfg.CompactIntervalMs) * time.Millisecond
+	tick := time.NewTicker(max(interval/4, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-st.stop:
+			return
+		case <-st.kick:
+		case <-tick.C:
+			st.mu.RLock()
+			due := !st.tailSince.IsZero() && time.Since(st.tailSince) >= interval
+			st.mu.RUnlock()
+			if !due {
+				continue
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := st.compact(ctx); err != nil {
+			st.logf("compaction failed (retried later): %v", err)
+		}
+		cancel()
+	}
+}
+
+// pending is one document's ops to move into the main database.
+type pending struct {
+	k     storage.DocKey
+	ds    *docState
+	typ   string
+	epoch uint64
+	ops   []logOp
+}
+
+// compact moves every op now in the log into the main database, then deletes them from the log.
+func (st *state) compact(ctx context.Context) error {
+	st.cmu.Lock()
+	defer st.cmu.Unlock()
+	st.mu.RLock()
+	var (
+		work []pending
+		cut  int64
+	)
+	for k, ds := range st.docs {
+		n := 0
+		for n < len(ds.tail) && ds.tail[n].seq <= st.durableSeq {
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		work = append(work, pending{k: k, ds: ds, typ: ds.typ, epoch: ds.epoch, ops: ds.tail[:n:n]})
+		cut = max(cut, ds.tail[n-1].seq)
+	}
+	st.mu.RUnlock()
+	if len(work) == 0 {
+		return nil
+	}
+	if err := st.moveToMain(ctx, work); err != nil {
+		return err
+	}
+	st.mu.Lock()
+	for _, w := range work {
+		if st.docs[w.k] != w.ds {
+			continue // deleted meanwhile
+		}
+		n := len(w.ops)
+		for _, o := range w.ds.tail[:n] {
+			st.tailBytes -= len(o.op.Data)
+		}
+		st.tailOps -= n
+		if n == len(w.ds.tail) {
+			w.ds.tail = nil
+		} else {
+			w.ds.tail = slices.Clone(w.ds.tail[n:])
+		}
+	}
+	st.tailSince = time.Time{}
+	if st.tailOps > 0 {
+		st.tailSince = time.Now()
+	}
+	if len(st.docs) > maxCachedDocs {
+		for k, ds := range st.docs {
+			if len(ds.tail) == 0 && ds.durable == ds.rev {
+				delete(st.docs, k)
+			}
+		}
+	}
+	st.mu.Unlock()
+	return st.deleteCompacted(ctx, cut)
+}
+
+// moveToMain writes documents' ops and heads into the main database in one transaction, sorted
+// by document so that each document's pages are dirtied once.
+func (st *state) moveToMain(ctx context.Context, work []pending) error {
+	slices.SortFunc(work, func(a, b pending) int {
+		return cmp.Or(cmp.Compare(a.k.Tenant, b.k.Tenant), cmp.Compare(a.k.ID, b.k.ID))
+	})
+	tx, err := st.main.BeginTx(ctx, nil)
+	if err != nil {
+		return dbErr(ctx, "compact: begin", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var opArgs, docArgs []any
+	for _, w := range work {
+		for _, o := range w.ops {
+			opArgs = append(opArgs, w.k.Tenant, w.k.ID, o.op.Revision, o.op.ClientID, int64(o.op.Seq), nonNil(o.op.Data), o.op.UnixMillis)
+			if len(opArgs) == 7*batchRows*16 {
+				if err := st.batch.multiRow(ctx, tx, stmtOpsInsert, 7, opArgs); err != nil {
+					return dbErr(ctx, "compact: insert ops", err)
+				}
+				opArgs = opArgs[:0]
+			}
+		}
+		docArgs = append(docArgs, w.k.Tenant, w.k.ID, w.typ, w.ops[len(w.ops)-1].op.Revision, int64(w.epoch))
+	}
+	if err := st.batch.multiRow(ctx, tx, stmtOpsInsert, 7, opArgs); err != nil {
+		return dbErr(ctx, "compact: insert ops", err)
+	}
+	if err := st.batch.multiRow(ctx, tx, stmtDocsUpsert, 5, docArgs); err != nil {
+		return dbErr(ctx, "compact: update heads", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return dbErr(ctx, "compact: commit", err)
+	}
+	return nil
+}
+
+// deleteCompacted deletes the log rows up to seq in chunks, taking the append lock for each so
+// that appends wait for one chunk at most.
+func (st *state) deleteCompacted(ctx context.Context, upTo int64) error {
+	for {
+		st.wmu.Lock()
+		if st.deleted >= upTo || st.closedLog {
+			st.wmu.Unlock()
+			return nil
+		}
+		to := min(upTo, st.deleted+deleteChunk)
+		_, err := st.log.ExecContext(ctx, `DELETE FROM log WHERE seq <= ?`, to)
+		if err == nil {
+			st.deleted = to
+		}
+		st.wmu.Unlock()
+		if err != nil {
+			return dbErr(ctx, "compact: delete from log", err)
+		}
+	}
+}
+
+// recoverLog compacts whatever the log file holds (the provider stopped before compacting it)
+// into the main database and empties the log. It runs at open, before anything else.
+func (st *state) recoverLog(ctx context.Context) error {
+	var last int64
+	for {
+		rs, err := st.log.QueryContext(ctx, `SELECT seq, tenant, id, type, epoch, revision, client_id, client_seq, data, ts
+			FROM log WHERE seq > ? ORDER BY seq LIMIT 16384`, last)
+		if err != nil {
+			return dbErr(ctx, "recover log", err)
+		}
+		byDoc := make(map[storage.DocKey]*pending)
+		n := 0
+		for rs.Next() {
+			var (
+				o         logOp
+				k         storage.DocKey
+				typ       string
+				epoch, cs int64
+			)
+			if err := rs.Scan(&o.seq, &k.Tenant, &k.ID, &typ, &epoch, &o.op.Revision, &o.op.ClientID, &cs, &o.op.Data, &o.op.UnixMillis); err != nil {
+				rs.Close()
+				return dbErr(ctx, "recover log", err)
+			}
+			o.op.Seq = uint64(cs)
+			w := byDoc[k]
+			if w == nil {
+				w = &pending{k: k, typ: typ}
+				byDoc[k] = w
+			}
+			w.epoch = max(w.epoch, uint64(epoch))
+			w.ops = append(w.ops, o)
+			last = o.seq
+			n++
+		}
+		err = rs.Err()
+		rs.Close()
+		if err != nil {
+			return dbErr(ctx, "recover log", err)
+		}
+		if n == 0 {
+			break
+		}
+		work := make([]pending, 0, len(byDoc))
+		for _, w := range byDoc {
+			slices.SortFunc(w.ops, func(a, b logOp) int { return cmp.Compare(a.op.Revision, b.op.Revision) })
+			work = append(work, *w)
+		}
+		if err := st.moveToMain(ctx, work); err != nil {
+			return err
+		}
+		st.logf("recovered %d ops of %d documents from the op log file", n, len(work))
+	}
+	if _, err := st.log.ExecContext(ctx, `DELETE FROM log`); err != nil {
+		return dbErr(ctx, "recover log: empty it", err)
+	}
+	st.nextSeq, st.deleted = last+1, last
+	return nil
+}

@@ -1,0 +1,219 @@
+package sqlite_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opstream/opstream/plugins/storage/sqlite"
+	"github.com/opstream/opstream/pluginsdk/storage"
+	"github.com/opstream/opstream/pluginsdk/storagetest"
+)
+
+// compactingConfig is a config block whose compaction thresholds are ops and ms.
+func compactingConfig(t testing.TB, path string, ops, ms int) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"path": path, "synchronous": "normal", "compactOps": ops, "compactIntervalMs": ms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestConformanceCompactingAlways runs the contract with compaction after every append, so
+// every read merges the main database and the log.
+func TestConformanceCompactingAlways(t *testing.T) {
+	t.Parallel()
+	storagetest.Run(t, func(t *testing.T) storage.Provider {
+		p := sqlite.New()
+		if err := p.Configure(t.Context(), compactingConfig(t, filepath.Join(t.TempDir(), "c.db"), 1, 1)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		return p
+	})
+}
+
+// opData is the data of a document's op at a revision, so reads can be checked.
+func opData(doc string, rev int64) []byte { return fmt.Appendf(nil, `{"doc":%q,"rev":%d}`, doc, rev) }
+
+// appendN appends n ops to doc from revision rev, checking the result.
+func appendN(t *testing.T, p storage.Provider, doc string, rev int64, n int) {
+	t.Helper()
+	ops := make([]storage.Op, n)
+	for i := range ops {
+		r := rev + 1 + int64(i)
+		ops[i] = storage.Op{Revision: r, ClientID: "c-" + doc, Seq: uint64(r), Data: opData(doc, r), UnixMillis: r}
+	}
+	resp, err := p.Append(context.Background(), &storage.AppendRequest{Appends: []storage.Append{
+		{Doc: storage.DocKey{Tenant: "t", ID: doc}, Type: "text", ExpectedRevision: rev, Epoch: 2, Ops: ops},
+	}})
+	if err != nil || resp.Results[0].Err != nil {
+		t.Errorf("append %s@%d: %v %+v", doc, rev, err, resp)
+	}
+}
+
+// checkLog reads a document's whole log and checks it is revisions 1..want with their data.
+func checkLog(t *testing.T, p storage.Provider, doc string, want int64) {
+	t.Helper()
+	var got int64
+	for {
+		resp, err := p.ReadOps(context.Background(), &storage.ReadOpsRequest{Doc: storage.DocKey{Tenant: "t", ID: doc}, From: got + 1, Limit: 37})
+		if err != nil {
+			t.Fatalf("read %s from %d: %v", doc, got+1, err)
+		}
+		if len(resp.Ops) == 0 {
+			break
+		}
+		for _, op := range resp.Ops {
+			if op.Revision != got+1 || string(op.Data) != string(opData(doc, op.Revision)) || op.Seq != uint64(op.Revision) {
+				t.Fatalf("%s: after revision %d got %d %s", doc, got, op.Revision, op.Data)
+			}
+			got++
+		}
+	}
+	if got != want {
+		t.Fatalf("%s: log ends at %d, want %d", doc, got, want)
+	}
+}
+
+// TestReadsDuringCompaction reads documents while they are appended to and compacted every few
+// ops: every read is contiguous and holds the right data.
+func TestReadsDuringCompaction(t *testing.T) {
+	t.Parallel()
+	p := sqlite.New()
+	if err := p.Configure(t.Context(), compactingConfig(t, filepath.Join(t.TempDir(), "r.db"), 7, 1)); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const docs, perDoc = 5, 300
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		revs = make(map[string]int64)
+		stop = make(chan struct{})
+	)
+	for d := range docs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			doc := fmt.Sprintf("doc-%d", d)
+			var rev int64
+			for rev < perDoc {
+				n := min(1+rand.IntN(3), perDoc-int(rev))
+				appendN(t, p, doc, rev, n)
+				rev += int64(n)
+				mu.Lock()
+				revs[doc] = rev
+				mu.Unlock()
+			}
+		}()
+	}
+	var readers sync.WaitGroup
+	reads := 0
+	for range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				doc := fmt.Sprintf("doc-%d", rand.IntN(docs))
+				mu.Lock()
+				known := revs[doc]
+				reads++
+				mu.Unlock()
+				from := 1 + rand.Int64N(known+1)
+				resp, err := p.ReadOps(t.Context(), &storage.ReadOpsRequest{Doc: storage.DocKey{Tenant: "t", ID: doc}, From: from, Limit: 50})
+				if err != nil {
+					t.Errorf("read: %v", err)
+					return
+				}
+				for i, op := range resp.Ops {
+					if op.Revision != from+int64(i) || string(op.Data) != string(opData(doc, op.Revision)) {
+						t.Errorf("%s from %d: op %d is revision %d %s", doc, from, i, op.Revision, op.Data)
+						return
+					}
+				}
+				if want := min(known-from+1, 50); int64(len(resp.Ops)) < want {
+					t.Errorf("%s from %d: %d ops, want at least %d (acknowledged up to %d)", doc, from, len(resp.Ops), want, known)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	t.Logf("%d reads", reads)
+	for d := range docs {
+		checkLog(t, p, fmt.Sprintf("doc-%d", d), perDoc)
+	}
+}
+
+// TestKilledProviderKeepsLog kills the provider subprocess with SIGKILL while ops are still in
+// the log file (compaction set far away): reopening recovers every acknowledged op, once.
+func TestKilledProviderKeepsLog(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "k.db")
+	c := startPlugin(t, compactingConfig(t, path, 1_000_000, 3_600_000))
+	for d := range 3 {
+		for rev := int64(0); rev < 60; rev += 4 {
+			appendN(t, c, fmt.Sprintf("doc-%d", d), rev, 4)
+		}
+	}
+	if err := c.PutSnapshot(t.Context(), storage.DocKey{Tenant: "t", ID: "doc-1"}, storage.Snapshot{Revision: 20, Type: "text", Data: []byte(`"s"`)}); err != nil {
+		t.Fatalf("snapshot of a document whose ops are all in the log: %v", err)
+	}
+	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.Exited() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p := sqlite.New()
+	if err := p.Configure(t.Context(), compactingConfig(t, path, 0, 0)); err != nil {
+		t.Fatalf("reopen after kill: %v", err)
+	}
+	defer p.Close()
+	for d := range 3 {
+		doc := fmt.Sprintf("doc-%d", d)
+		checkLog(t, p, doc, 60)
+		got, err := p.Load(t.Context(), storage.DocKey{Tenant: "t", ID: doc})
+		if err != nil || got.Info.Revision != 60 || got.Info.Epoch != 2 || got.Info.Type != "text" {
+			t.Fatalf("load %s: %+v %v", doc, got, err)
+		}
+		if d == 1 && (got.Snapshot == nil || got.Snapshot.Revision != 20) {
+			t.Fatalf("snapshot lost: %+v", got.Snapshot)
+		}
+	}
+	// Appends go on where the log left off.
+	appendN(t, p, "doc-0", 60, 1)
+	checkLog(t, p, "doc-0", 61)
+}
+
+// TestSecondProcessRefused: a database in use is not opened twice.
+func TestSecondProcessRefused(t *testing.T) {
+	t.Parallel()
+	cfg := configJSON(t, t.TempDir())
+	c := startPlugin(t, cfg)
+	appendN(t, c, "a", 0, 1)
+	p := sqlite.New()
+	err := p.Configure(t.Context(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		p.Close()
+		t.Fatalf("second open: %v, want in use", err)
+	}
+	t.Log(err)
+}

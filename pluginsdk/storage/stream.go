@@ -1,0 +1,156 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/opstream/opstream/pluginsdk/storage/internal/storagepb"
+)
+
+var _ AsyncAppender = (*Client)(nil)
+
+// appendStream is the host's end of the AppendStream: requests are sent in call order and
+// answered by id. A broken stream fails every request waiting on it with ErrUnavailable; the
+// next call opens a new one.
+type appendStream struct {
+	mu     sync.Mutex
+	cur    *openStream // nil until the first call and after a break
+	nextID uint64
+	// unary is set once the provider answered the stream with Unimplemented (built with an
+	// SDK without it): requests then go through Append, one at a time, in order.
+	unary   bool
+	unaryMu sync.Mutex
+}
+
+// openStream is one AppendStream and the requests waiting on it. Guarded by appendStream.mu.
+type openStream struct {
+	st      storagepb.Storage_AppendStreamClient
+	cancel  context.CancelFunc
+	waiting map[uint64]waiter // nil once the stream broke
+}
+
+type waiter struct {
+	req  *AppendRequest
+	done func(*AppendResponse, error)
+}
+
+// AppendAsync implements AsyncAppender over the AppendStream RPC: several requests can be in
+// flight, the provider commits them in call order and answers each when durable. When ctx ends
+// before the answer, the stream is reset: that request and every later one in flight fail with
+// ErrUnavailable (whether they were committed is unknown, as for a timed out Append).
+func (c *Client) AppendAsync(ctx context.Context, req *AppendRequest, done func(*AppendResponse, error)) {
+	if err := c.check(); err != nil {
+		done(nil, err)
+		return
+	}
+	s := &c.stream
+	s.mu.Lock()
+	if s.unary {
+		s.mu.Unlock()
+		c.appendUnary(ctx, req, done)
+		return
+	}
+	if s.cur == nil {
+		sctx, cancel := context.WithCancel(context.Background())
+		st, err := c.rpc.AppendStream(sctx)
+		if err != nil {
+			cancel()
+			s.mu.Unlock()
+			done(nil, c.callErr(ctx, "open append stream", err))
+			return
+		}
+		s.cur = &openStream{st: st, cancel: cancel, waiting: make(map[uint64]waiter)}
+		go c.receive(s.cur)
+	}
+	cur := s.cur
+	s.nextID++
+	id := s.nextID
+	if ctx.Done() != nil {
+		// Reset the stream if ctx ends first; the answer usually comes first and stops it.
+		stop := context.AfterFunc(ctx, func() { c.resetStream(cur, id) })
+		inner := done
+		done = func(r *AppendResponse, err error) { stop(); inner(r, err) }
+	}
+	cur.waiting[id] = waiter{req: req, done: done}
+	// Sending under the lock keeps the stream in call order. On an error the receiver sees
+	// the broken stream too and fails every waiter, this one included.
+	if err := cur.st.Send(&storagepb.AppendStreamRequest{Id: id, Request: &storagepb.AppendRequest{Appends: appendsToPB(req.Appends)}}); err != nil {
+		cur.cancel()
+	}
+	s.mu.Unlock()
+}
+
+// resetStream cancels os if the request id is still waiting on it.
+func (c *Client) resetStream(os *openStream, id uint64) {
+	c.stream.mu.Lock()
+	defer c.stream.mu.Unlock()
+	if _, ok := os.waiting[id]; ok {
+		os.cancel()
+	}
+}
+
+// receive delivers the answers on os until it breaks, then fails what still waits on it.
+func (c *Client) receive(os *openStream) {
+	s := &c.stream
+	for {
+		resp, err := os.st.Recv()
+		if err != nil {
+			s.mu.Lock()
+			os.cancel()
+			if s.cur == os {
+				s.cur = nil
+			}
+			waiting := os.waiting
+			os.waiting = nil
+			unimplemented := status.Code(err) == codes.Unimplemented
+			if unimplemented {
+				s.unary = true
+			}
+			s.mu.Unlock()
+			for _, id := range slices.Sorted(maps.Keys(waiting)) {
+				w := waiting[id]
+				if unimplemented {
+					c.appendUnary(context.Background(), w.req, w.done)
+					continue
+				}
+				w.done(nil, c.callErr(context.Background(), "append stream", err))
+			}
+			return
+		}
+		s.mu.Lock()
+		w, ok := os.waiting[resp.GetId()]
+		delete(os.waiting, resp.GetId())
+		s.mu.Unlock()
+		if ok {
+			w.done(c.appendResult(w.req, resp))
+		}
+	}
+}
+
+func (c *Client) appendResult(req *AppendRequest, resp *storagepb.AppendStreamResponse) (*AppendResponse, error) {
+	if resp.GetCode() != storagepb.Code_CODE_OK {
+		return nil, fmt.Errorf("storage plugin %s: append: %w", c.name, fromCode(resp.GetCode(), resp.GetMessage()))
+	}
+	results := resp.GetResponse().GetResults()
+	if len(results) != len(req.Appends) {
+		return nil, fmt.Errorf("storage plugin %s: append: %d results for %d appends", c.name, len(results), len(req.Appends))
+	}
+	out := &AppendResponse{Results: make([]AppendResult, len(results))}
+	for i, r := range results {
+		out.Results[i] = AppendResult{Err: fromCode(r.GetCode(), r.GetMessage()), Revision: r.GetRevision()}
+	}
+	return out, nil
+}
+
+// appendUnary serves AppendAsync through Append, one request at a time.
+func (c *Client) appendUnary(ctx context.Context, req *AppendRequest, done func(*AppendResponse, error)) {
+	c.stream.unaryMu.Lock()
+	defer c.stream.unaryMu.Unlock()
+	done(c.Append(ctx, req))
+}
