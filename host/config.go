@@ -74,6 +74,10 @@ type StorageConfig struct {
 	Config map[string]any `yaml:"config"`
 	// SHA256 optionally pins a provider binary's checksum (hex).
 	SHA256 string `yaml:"sha256"`
+	// AppendsInFlight bounds the append calls in flight to the provider: the provider commits
+	// them in order and answers each once durable, so a call commits while the last one's fsync
+	// runs. Zero means 2; 1 keeps one call at a time (fewer, larger calls: less CPU per op).
+	AppendsInFlight int `yaml:"appendsInFlight"`
 }
 
 // PluginsConfig names the WASM modules.
@@ -250,6 +254,11 @@ func EnvVars() []EnvVar {
 		{"OPSTREAM_LOG_LEVEL", "log level", func(c *Config, v string) error { c.Log.Level = v; return nil }},
 		{"OPSTREAM_LOG_FORMAT", "log format", func(c *Config, v string) error { c.Log.Format = v; return nil }},
 		{"OPSTREAM_STORAGE", "storage provider", func(c *Config, v string) error { c.Storage.Provider = v; return nil }},
+		{"OPSTREAM_STORAGE_APPENDS_IN_FLIGHT", "append calls in flight", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			c.Storage.AppendsInFlight = n
+			return err
+		}},
 		{"OPSTREAM_PLUGINS_DIR", "plugins directory", func(c *Config, v string) error { c.Plugins.Dir = v; return nil }},
 		{"OPSTREAM_AUTHORIZER", "authorizer module", func(c *Config, v string) error { c.Plugins.Authorizer.Module = v; return nil }},
 		{"OPSTREAM_SNAPSHOT_EVERY", "snapshot every N ops", func(c *Config, v string) error {

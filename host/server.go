@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *Server, err error) {
 	if err := s.loadPlugins(ctx); err != nil {
 		return nil, err
 	}
-	s.committer = store.NewCommitter(s.store, store.CommitterConfig{Metrics: met}, log)
+	s.committer = store.NewCommitter(s.store, store.CommitterConfig{Metrics: met, InFlight: cfg.Storage.AppendsInFlight}, log)
 	if err := s.startBackplane(); err != nil {
 		return nil, err
 	}
