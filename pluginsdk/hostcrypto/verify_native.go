@@ -6,3 +6,9 @@ package hostcrypto
 func Verify(alg Alg, key, msg, sig []byte) (bool, error) {
 	return VerifyNative(alg, key, msg, sig, nil)
 }
+
+// VerifyJWS checks the signature of the compact JWS jws with key and decodes its payload into
+// out, which must hold PayloadCap(jws) bytes; see VerifyJWSNative for the errors.
+func VerifyJWS(alg Alg, key []byte, jws string, out []byte) (int, error) {
+	return VerifyJWSNative(alg, key, jws, out, nil)
+}

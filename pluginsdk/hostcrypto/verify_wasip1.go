@@ -7,6 +7,10 @@ import "unsafe"
 //go:wasmimport opstream crypto_verify
 func cryptoVerify(alg int32, key unsafe.Pointer, keyLen int32, msg unsafe.Pointer, msgLen int32, sig unsafe.Pointer, sigLen int32) int32
 
+//go:wasmimport opstream crypto_verify_jws
+//go:noescape
+func cryptoVerifyJWS(alg int32, key unsafe.Pointer, keyLen int32, jws unsafe.Pointer, jwsLen int32, out unsafe.Pointer, outCap int32) int32
+
 func ptr(b []byte) unsafe.Pointer {
 	if len(b) == 0 {
 		return nil
@@ -23,4 +27,19 @@ func Verify(alg Alg, key, msg, sig []byte) (bool, error) {
 		return false, nil
 	}
 	return false, ErrBadKey
+}
+
+// VerifyJWS checks the signature of the compact JWS jws with key and decodes its payload into
+// out, which must hold PayloadCap(jws) bytes, on the host (opstream.crypto_verify_jws); see
+// VerifyJWSNative for the errors.
+func VerifyJWS(alg Alg, key []byte, jws string, out []byte) (int, error) {
+	var j unsafe.Pointer
+	if len(jws) > 0 {
+		j = unsafe.Pointer(unsafe.StringData(jws))
+	}
+	res := cryptoVerifyJWS(int32(alg), ptr(key), int32(len(key)), j, int32(len(jws)), ptr(out), int32(len(out)))
+	if res >= 0 {
+		return int(res), nil
+	}
+	return 0, jwsError(res)
 }

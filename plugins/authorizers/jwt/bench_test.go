@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,6 +141,24 @@ func TestWASM(t *testing.T) {
 		if err != nil || d.Access != "none" || d.Reason != ReasonExpired {
 			t.Errorf("%s expired: %+v, %v", alg, d, err)
 		}
+		// Refusals found by the host function (crypto_verify_jws) keep their reasons.
+		dot := strings.LastIndexByte(tok, '.')
+		for _, bad := range []struct{ name, tok, reason string }{
+			{"tampered", tamper(tok), ReasonBadSignature},
+			{"signature not base64url", tok[:dot] + ".!!" + tok[dot+1:], "signature is not base64url"},
+			{"signature padded", tok + "=", "signature is not base64url"},
+			{"four parts", tok[:dot] + ".e30" + tok[dot:], "want three dot-separated parts"},
+			{"two parts", tok[:dot], "want three dot-separated parts"},
+			{"other token's signature", tok[:dot] + tokens[HS256][strings.LastIndexByte(tokens[HS256], '.'):], ReasonBadSignature},
+		} {
+			if bad.name == "other token's signature" && alg == HS256 {
+				continue
+			}
+			d, err := a.Authorize(ctx, pluginhost.Request{Action: "join", DocID: "notes-1", Token: bad.tok, NowUnixMillis: now})
+			if err != nil || d.Access != "none" || !strings.Contains(d.Reason, bad.reason) {
+				t.Errorf("%s %s: %+v, %v; want reason %q", alg, bad.name, d, err, bad.reason)
+			}
+		}
 	}
 	if _, err := wasmAuthorizer(t, false, []byte(`{"hs256Secret":"`+testSecret+`","bogus":1}`)); err == nil {
 		t.Error("module accepted a config with an unknown key")
@@ -177,20 +196,26 @@ func BenchmarkWASM(b *testing.B) {
 // disallowed algorithm): the boundary's fixed cost and the header parse.
 func BenchmarkWASMRefusal(b *testing.B) {
 	config, _ := benchSetup(b)
-	a, err := wasmAuthorizer(b, false, config)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for name, tok := range map[string]string{"noToken": "", "algHS512": sign(b, "HS512", "", map[string]any{}, []byte(testSecret))} {
-		b.Run(name, func(b *testing.B) {
-			ctx := context.Background()
-			req := pluginhost.Request{Action: "join", DocID: "notes-1", Token: tok, NowUnixMillis: now}
-			b.ReportAllocs()
-			for b.Loop() {
-				if d, err := a.Authorize(ctx, req); err != nil || d.Access != authorizer.AccessNone {
-					b.Fatalf("%+v, %v", d, err)
+	toks := []struct{ name, tok string }{{"noToken", ""}, {"algHS512", sign(b, "HS512", "", map[string]any{}, []byte(testSecret))}}
+	for _, mode := range []struct {
+		name    string
+		trusted bool
+	}{{"sandboxed", false}, {"trusted", true}} {
+		a, err := wasmAuthorizer(b, mode.trusted, config)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, tt := range toks {
+			b.Run(mode.name+"/"+tt.name, func(b *testing.B) {
+				ctx := context.Background()
+				req := pluginhost.Request{Action: "join", DocID: "notes-1", Token: tt.tok, NowUnixMillis: now}
+				b.ReportAllocs()
+				for b.Loop() {
+					if d, err := a.Authorize(ctx, req); err != nil || d.Access != authorizer.AccessNone {
+						b.Fatalf("%+v, %v", d, err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

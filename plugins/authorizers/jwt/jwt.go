@@ -20,6 +20,9 @@ import (
 	"math/big"
 	"path"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/opstream/opstream/pluginsdk/authorizer"
 	"github.com/opstream/opstream/pluginsdk/hostcrypto"
@@ -100,6 +103,48 @@ type Verifier struct {
 	audience string
 	leeway   int64 // milliseconds
 	claims   ClaimNames
+	// defaultNames: claims are the default names (docs, tenant, sub).
+	defaultNames bool
+
+	// hdr caches the last header part decoded: tokens of one issuer share it, so most calls
+	// skip the header's base64 and JSON.
+	hdr atomic.Pointer[cachedHeader]
+	// scratch holds the buffers of one Decide call, reused across calls so the common path
+	// allocates nothing but the decision's strings. A concurrent call (native use only: a WASM
+	// instance runs one call at a time) makes its own.
+	mu      sync.Mutex
+	scratch *scratch
+}
+
+// cachedHeader is a header part, what parseHeader read from it, and the refusal reason it
+// gets ("" for a header whose alg is allowed).
+type cachedHeader struct {
+	seg    string
+	h      header
+	reason string
+}
+
+// maxKeptPayload bounds the claims buffer a Verifier keeps between calls: a rare huge token
+// gets a buffer of its own.
+const maxKeptPayload = 64 << 10
+
+// scratch is the reusable state of a Decide call.
+type scratch struct {
+	payload []byte // the decoded claims
+	c       claims
+	// The last decision's strings, reused when the next one has the same (the tokens of one
+	// user repeat them), so the common path allocates nothing of its own.
+	sub, tenant, reason string
+	// reasonPattern and reasonAccess are the grant reason was made for.
+	reasonPattern, reasonAccess string
+}
+
+// intern returns b as a string, *last when equal, else a copy that becomes *last.
+func intern(last *string, b []byte) string {
+	if string(b) != *last {
+		*last = string(b)
+	}
+	return *last
 }
 
 // Parse reads a config block strictly (unknown keys are errors) and loads its keys.
@@ -114,6 +159,7 @@ func Parse(b []byte) (*Verifier, error) {
 		return nil, fmt.Errorf("jwt config: unexpected data after the config object")
 	}
 	v := &Verifier{
+		scratch:  new(scratch),
 		allowed:  map[string]bool{},
 		byKid:    map[string]key{},
 		issuer:   cfg.Issuer,
@@ -136,6 +182,7 @@ func Parse(b []byte) (*Verifier, error) {
 	if v.claims.Subject == "" {
 		v.claims.Subject = "sub"
 	}
+	v.defaultNames = v.claims == ClaimNames{Docs: "docs", Tenant: "tenant", Subject: "sub"}
 	if cfg.HS256Secret != "" {
 		if strings.Contains(cfg.HS256Secret, "-----BEGIN") {
 			return nil, fmt.Errorf("jwt config: hs256Secret looks like a PEM key; put public keys in publicKeys")
@@ -308,6 +355,8 @@ const (
 	ReasonNoGrant      = "no docs grant matches"
 )
 
+const reasonNotCompact = ReasonMalformed + ": want three dot-separated parts"
+
 func deny(reason string) authorizer.Decision {
 	return authorizer.Decision{Access: authorizer.AccessNone, Reason: reason}
 }
@@ -319,106 +368,140 @@ func (v *Verifier) Decide(req authorizer.Request) authorizer.Decision {
 	if tok == "" {
 		return deny(ReasonNoToken)
 	}
+	// Only the header part is looked at here: the host splits the rest (hostcrypto.VerifyJWS),
+	// since every byte a guest loops over costs it (most in a sandboxed runtime).
 	d1 := strings.IndexByte(tok, '.')
-	d2 := strings.LastIndexByte(tok, '.')
-	if d1 < 0 || d1 == d2 || strings.IndexByte(tok[d1+1:d2], '.') >= 0 {
-		return deny(ReasonMalformed + ": want three dot-separated parts")
+	if d1 < 0 {
+		return deny(reasonNotCompact)
 	}
-	b64 := base64.RawURLEncoding.Strict()
-	hb, err := b64.DecodeString(tok[:d1])
+	h, reason := v.header(tok[:d1])
+	if reason != "" {
+		return deny(reason)
+	}
+	sc := v.scratch
+	if v.mu.TryLock() {
+		defer v.mu.Unlock()
+	} else {
+		sc = new(scratch)
+	}
+	out := sc.payload[:cap(sc.payload)]
+	if need := hostcrypto.PayloadCap(tok); len(out) < need {
+		out = make([]byte, max(need, 1024))
+		if need <= maxKeptPayload {
+			sc.payload = out
+		}
+	}
+	n, reason := v.verify(h, tok, out)
+	if reason != "" {
+		return deny(reason)
+	}
+	c := &sc.c
+	if err := v.parseClaims(out[:n], c); err != nil {
+		return deny(ReasonMalformed + ": " + err.Error())
+	}
+	return v.decideClaims(req, c, sc)
+}
+
+// header returns the header of a token from its first part, or a refusal reason: it is
+// decoded, parsed and checked once per distinct part (the last one is cached, with its
+// outcome; tokens of one issuer share their header).
+func (v *Verifier) header(seg string) (header, string) {
+	if c := v.hdr.Load(); c != nil && c.seg == seg {
+		return c.h, c.reason
+	}
+	hb, err := base64.RawURLEncoding.Strict().DecodeString(seg)
 	if err != nil {
-		return deny(ReasonMalformed + ": header is not base64url")
+		return header{}, ReasonMalformed + ": header is not base64url"
 	}
 	h, err := parseHeader(hb)
 	if err != nil {
-		return deny(ReasonMalformed + ": header: " + err.Error())
+		return header{}, ReasonMalformed + ": header: " + err.Error()
 	}
+	var reason string
 	switch {
 	case strings.EqualFold(h.alg, "none"):
-		return deny(ReasonAlgNone)
+		reason = ReasonAlgNone
 	case h.alg == "":
-		return deny(ReasonMalformed + ": header has no alg")
+		reason = ReasonMalformed + ": header has no alg"
 	case !v.allowed[h.alg]:
-		return deny(fmt.Sprintf("algorithm %.16q not allowed", h.alg))
+		reason = fmt.Sprintf("algorithm %.16q not allowed", h.alg)
 	case h.crit:
-		return deny(ReasonMalformed + ": unsupported crit header")
+		reason = ReasonMalformed + ": unsupported crit header"
 	}
-	sig, err := b64.DecodeString(tok[d2+1:])
-	if err != nil {
-		return deny(ReasonMalformed + ": signature is not base64url")
-	}
-	if reason := v.verify(h, tok[:d2], sig); reason != "" {
-		return deny(reason)
-	}
-	cb, err := b64.DecodeString(tok[d1+1 : d2])
-	if err != nil {
-		return deny(ReasonMalformed + ": claims are not base64url")
-	}
-	c, err := v.parseClaims(cb)
-	if err != nil {
-		return deny(ReasonMalformed + ": " + err.Error())
-	}
-	return v.decideClaims(req, &c)
+	v.hdr.Store(&cachedHeader{seg: strings.Clone(seg), h: h, reason: reason})
+	return h, reason
 }
 
-// verify checks the signature of signed (header.claims) with the key the header selects; it
-// returns a refusal reason, or "" when the signature is good. alg is already allowed.
-func (v *Verifier) verify(h header, signed string, sig []byte) string {
-	msg := []byte(signed)
+// verify checks the signature of tok (a compact JWS) with the key its header h selects and
+// decodes its claims into out (hostcrypto.PayloadCap(tok) bytes); it returns their length, or
+// a refusal reason. h.alg is already allowed.
+func (v *Verifier) verify(h header, tok string, out []byte) (int, string) {
 	if h.alg == HS256 {
-		if ok, _ := hostcrypto.Verify(hostcrypto.HS256, v.secret, msg, sig); !ok {
-			return ReasonBadSignature
-		}
-		return ""
+		n, err := hostcrypto.VerifyJWS(hostcrypto.HS256, v.secret, tok, out)
+		return n, jwsReason(err)
 	}
 	if h.kid != "" {
 		if k, ok := v.byKid[h.kid]; ok {
 			if k.alg != h.alg {
-				return fmt.Sprintf("key %.64q is for %s, token says %s", h.kid, k.alg, h.alg)
+				return 0, fmt.Sprintf("key %.64q is for %s, token says %s", h.kid, k.alg, h.alg)
 			}
-			if !k.check(msg, sig) {
-				return ReasonBadSignature
-			}
-			return ""
+			n, err := k.check(tok, out)
+			return n, jwsReason(err)
 		}
 		if len(v.keys) == 0 {
-			return ReasonUnknownKid
+			return 0, ReasonUnknownKid
 		}
 	}
 	// No kid (or a kid the JWKS does not know, with PEM keys configured): try each PEM key of
 	// the algorithm, then, without a kid, each JWKS key of it.
 	for _, k := range v.keys {
-		if k.alg == h.alg && k.check(msg, sig) {
-			return ""
+		if k.alg == h.alg {
+			if n, err := k.check(tok, out); err != hostcrypto.ErrBadSignature && err != hostcrypto.ErrBadKey {
+				return n, jwsReason(err)
+			}
 		}
 	}
 	if h.kid == "" {
 		for _, k := range v.byKid {
-			if k.alg == h.alg && k.check(msg, sig) {
-				return ""
+			if k.alg == h.alg {
+				if n, err := k.check(tok, out); err != hostcrypto.ErrBadSignature && err != hostcrypto.ErrBadKey {
+					return n, jwsReason(err)
+				}
 			}
 		}
+	}
+	return 0, ReasonBadSignature
+}
+
+// jwsReason is the refusal reason for an error of hostcrypto.VerifyJWS ("" for none).
+func jwsReason(err error) string {
+	switch err {
+	case nil:
+		return ""
+	case hostcrypto.ErrSignatureEncoding:
+		return ReasonMalformed + ": signature is not base64url"
+	case hostcrypto.ErrPayloadEncoding:
+		return ReasonMalformed + ": claims are not base64url"
+	case hostcrypto.ErrNotCompact:
+		return reasonNotCompact
 	}
 	return ReasonBadSignature
 }
 
-// check verifies sig over msg with the host's native crypto (hostcrypto).
-func (k key) check(msg, sig []byte) bool {
+// check verifies the signature of tok with the host's native crypto (hostcrypto) and decodes
+// its claims into out.
+func (k key) check(tok string, out []byte) (int, error) {
 	alg := hostcrypto.RS256
 	if k.alg == ES256 {
-		if len(sig) != 64 {
-			return false
-		}
 		alg = hostcrypto.ES256
 	}
-	ok, _ := hostcrypto.Verify(alg, k.der, msg, sig)
-	return ok
+	return hostcrypto.VerifyJWS(alg, k.der, tok, out)
 }
 
 // decideClaims checks the time window, issuer and audience of verified claims and maps the
 // docs claim to an access level.
-func (v *Verifier) decideClaims(req authorizer.Request, c *claims) authorizer.Decision {
-	d := authorizer.Decision{Access: authorizer.AccessNone, Subject: c.sub}
+func (v *Verifier) decideClaims(req authorizer.Request, c *claims, sc *scratch) authorizer.Decision {
+	d := authorizer.Decision{Access: authorizer.AccessNone, Subject: intern(&sc.sub, c.sub)}
 	if c.hasExp {
 		d.ExpiresAtUnixMillis = int64(c.exp * 1000)
 		if req.NowUnixMillis >= d.ExpiresAtUnixMillis+v.leeway {
@@ -429,7 +512,7 @@ func (v *Verifier) decideClaims(req authorizer.Request, c *claims) authorizer.De
 	switch {
 	case c.hasNbf && req.NowUnixMillis+v.leeway < int64(c.nbf*1000):
 		d.Reason = ReasonNotYetValid
-	case v.issuer != "" && c.iss != v.issuer:
+	case v.issuer != "" && string(c.iss) != v.issuer:
 		d.Reason = ReasonWrongIssuer
 	case v.audience != "" && !c.audOK:
 		d.Reason = ReasonWrongAud
@@ -438,23 +521,32 @@ func (v *Verifier) decideClaims(req authorizer.Request, c *claims) authorizer.De
 		d.ExpiresAtUnixMillis = 0
 		return d
 	}
-	d.Tenant = c.tenant
+	d.Tenant = intern(&sc.tenant, c.tenant)
 	d.Reason = ReasonNoGrant
-	for _, g := range c.docs {
-		if ok, _ := path.Match(g.pattern, req.DocID); !ok {
+	best := -1
+	for i, g := range c.docs {
+		// The pattern aliases the scratch payload only for the match; the reason copies it.
+		if ok, _ := path.Match(unsafe.String(unsafe.SliceData(g.pattern), len(g.pattern)), req.DocID); !ok {
 			continue
 		}
-		switch g.access {
+		switch string(g.access) {
 		case authorizer.AccessWrite:
-			d.Access, d.Reason = g.access, "docs grant "+g.pattern+": write"
+			d.Access, best = authorizer.AccessWrite, i
 		case authorizer.AccessRead:
 			if d.Access == authorizer.AccessNone {
-				d.Access, d.Reason = g.access, "docs grant "+g.pattern+": read"
+				d.Access, best = authorizer.AccessRead, i
 			}
 		}
 		if d.Access == authorizer.AccessWrite {
 			break
 		}
+	}
+	if best >= 0 {
+		if p := c.docs[best].pattern; string(p) != sc.reasonPattern || d.Access != sc.reasonAccess {
+			sc.reasonPattern, sc.reasonAccess = string(p), d.Access
+			sc.reason = "docs grant " + sc.reasonPattern + ": " + d.Access
+		}
+		d.Reason = sc.reason
 	}
 	return d
 }
@@ -489,88 +581,195 @@ func parseHeader(b []byte) (header, error) {
 	return h, nil
 }
 
-// grant is one member of the docs claim.
-type grant struct{ pattern, access string }
+// grant is one member of the docs claim. Its slices alias the decoded claims.
+type grant struct{ pattern, access []byte }
 
-// claims is what this module reads of a token's claims.
+// claims is what this module reads of a token's claims. Its slices alias the decoded claims
+// (or, for a string with escapes, a fresh copy).
 type claims struct {
 	exp, nbf       float64
 	hasExp, hasNbf bool
-	iss            string
+	iss            []byte
 	audOK          bool // aud is, or contains, the configured audience
-	sub, tenant    string
+	sub, tenant    []byte
 	docs           []grant
 }
 
-func (v *Verifier) parseClaims(b []byte) (claims, error) {
-	var c claims
-	s := scanner{b: b}
-	err := s.document(func(key []byte) error {
-		// The configured names come first: they may shadow a registered claim's name.
-		switch string(key) {
-		case v.claims.Docs:
-			if s.peek() == 'n' {
-				return s.null()
-			}
-			c.docs = c.docs[:0]
-			err := s.object(func(pattern []byte) error {
-				access, err := s.str()
-				c.docs = append(c.docs, grant{string(pattern), access})
-				return err
-			})
-			if err != nil {
-				return errors.New("docs claim is not an object of strings")
-			}
-			return nil
-		case v.claims.Tenant:
-			var err error
-			if c.tenant, err = s.str(); err != nil {
-				return errors.New("tenant claim is not a string")
-			}
-			return nil
-		case v.claims.Subject:
-			var err error
-			if c.sub, err = s.str(); err != nil {
-				return errors.New("subject claim is not a string")
-			}
-			return nil
+// Kinds of claim parseClaims reads.
+const (
+	claimOther = iota
+	claimDocs
+	claimTenant
+	claimSubject
+	claimExp
+	claimNbf
+	claimIss
+	claimAud
+)
+
+// claimKind classifies a member name of the claims. The configured names come first: they may
+// shadow a registered claim's name. Constant names compile to inline compares (no calls, which a
+// guest pays for).
+func (v *Verifier) claimKind(key []byte) int {
+	if v.defaultNames {
+		switch {
+		case string(key) == "docs":
+			return claimDocs
+		case string(key) == "tenant":
+			return claimTenant
+		case string(key) == "sub":
+			return claimSubject
 		}
-		var err error
-		switch string(key) {
-		case "exp":
-			if c.exp, c.hasExp, err = s.number(); err != nil {
-				return errors.New("exp is not a number")
-			}
-		case "nbf":
-			if c.nbf, c.hasNbf, err = s.number(); err != nil {
-				return errors.New("nbf is not a number")
-			}
-		case "iss":
-			if c.iss, err = s.str(); err != nil {
-				return errors.New("iss is not a string")
-			}
-		case "aud":
-			if c.audOK, err = v.readAudience(&s); err != nil {
-				return errors.New("aud is not a string or an array of strings")
-			}
-		default:
-			return s.skip()
+	} else {
+		switch {
+		case string(key) == v.claims.Docs:
+			return claimDocs
+		case string(key) == v.claims.Tenant:
+			return claimTenant
+		case string(key) == v.claims.Subject:
+			return claimSubject
 		}
-		return nil
-	})
-	if err != nil {
-		if err == errSyntax {
-			err = errors.New("claims are not a JSON object")
-		}
-		return claims{}, err
 	}
-	return c, nil
+	switch {
+	case string(key) == "exp":
+		return claimExp
+	case string(key) == "nbf":
+		return claimNbf
+	case string(key) == "iss":
+		return claimIss
+	case string(key) == "aud":
+		return claimAud
+	}
+	return claimOther
+}
+
+var errNotObject = errors.New("claims are not a JSON object")
+
+// parseClaims reads b into c, reusing c's docs slice. It is one flat loop over the members
+// (no callbacks): a guest pays for every call and loop iteration.
+func (v *Verifier) parseClaims(b []byte, c *claims) error {
+	*c = claims{docs: c.docs[:0]}
+	s := scanner{b: b}
+	if s.peek() != '{' {
+		return errNotObject
+	}
+	s.i++
+	if s.peek() == '}' {
+		s.i++
+	} else {
+		for {
+			if s.peek() != '"' {
+				return errNotObject
+			}
+			key, err := s.rawString()
+			if err != nil {
+				return errNotObject
+			}
+			if s.peek() != ':' {
+				return errNotObject
+			}
+			s.i++
+			s.ws()
+			switch v.claimKind(key) {
+			case claimDocs:
+				c.docs = c.docs[:0]
+				if s.peek() == 'n' {
+					if s.null() != nil {
+						return errNotObject
+					}
+					break
+				}
+				if err := s.grants(c); err != nil {
+					return errors.New("docs claim is not an object of strings")
+				}
+			case claimTenant:
+				if c.tenant, err = s.strBytes(); err != nil {
+					return errors.New("tenant claim is not a string")
+				}
+			case claimSubject:
+				if c.sub, err = s.strBytes(); err != nil {
+					return errors.New("subject claim is not a string")
+				}
+			case claimExp:
+				if c.exp, c.hasExp, err = s.number(); err != nil {
+					return errors.New("exp is not a number")
+				}
+			case claimNbf:
+				if c.nbf, c.hasNbf, err = s.number(); err != nil {
+					return errors.New("nbf is not a number")
+				}
+			case claimIss:
+				if c.iss, err = s.strBytes(); err != nil {
+					return errors.New("iss is not a string")
+				}
+			case claimAud:
+				if c.audOK, err = v.readAudience(&s); err != nil {
+					return errors.New("aud is not a string or an array of strings")
+				}
+			default:
+				if s.skip() != nil {
+					return errNotObject
+				}
+			}
+			ch := s.peek()
+			s.i++
+			if ch == '}' {
+				break
+			}
+			if ch != ',' {
+				return errNotObject
+			}
+		}
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return errNotObject
+	}
+	return nil
+}
+
+// grants reads the docs claim, an object of strings, into c.docs.
+func (s *scanner) grants(c *claims) error {
+	if s.peek() != '{' {
+		return errSyntax
+	}
+	s.i++
+	if s.peek() == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		if s.peek() != '"' {
+			return errSyntax
+		}
+		pattern, err := s.rawString()
+		if err != nil {
+			return err
+		}
+		if s.peek() != ':' {
+			return errSyntax
+		}
+		s.i++
+		access, err := s.strBytes()
+		if err != nil {
+			return err
+		}
+		c.docs = append(c.docs, grant{pattern, access})
+		ch := s.peek()
+		s.i++
+		if ch == '}' {
+			return nil
+		}
+		if ch != ',' {
+			return errSyntax
+		}
+	}
 }
 
 func (v *Verifier) readAudience(s *scanner) (bool, error) {
 	if s.peek() != '[' {
-		a, err := s.str()
-		return err == nil && a != "" && a == v.audience, err
+		a, err := s.strBytes()
+		return err == nil && len(a) != 0 && string(a) == v.audience, err
 	}
 	s.i++
 	ok := false
@@ -579,11 +778,11 @@ func (v *Verifier) readAudience(s *scanner) (bool, error) {
 		return false, nil
 	}
 	for {
-		a, err := s.str()
+		a, err := s.strBytes()
 		if err != nil {
 			return false, err
 		}
-		ok = ok || (a != "" && a == v.audience)
+		ok = ok || (len(a) != 0 && string(a) == v.audience)
 		switch s.peek() {
 		case ',':
 			s.i++

@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opstream/opstream/pluginsdk/authorizer"
@@ -240,4 +241,74 @@ func FuzzDecide(f *testing.F) {
 			t.Fatalf("access %q", d.Access)
 		}
 	})
+}
+
+// TestDecideConcurrent: a Verifier is safe for concurrent use (its reused buffers are taken by
+// one call at a time; the others make their own). Run with -race.
+func TestDecideConcurrent(t *testing.T) {
+	config, tokens := benchSetup(t)
+	v, err := Parse(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				alg := []string{HS256, RS256, ES256}[(g+i)%3]
+				doc, want := "notes-1", authorizer.AccessWrite
+				if i%2 == 1 {
+					doc, want = "plan", authorizer.AccessRead
+				}
+				d := v.Decide(authorizer.Request{DocID: doc, Token: tokens[alg], NowUnixMillis: now})
+				if d.Access != want || d.Subject != "ann" || d.Tenant != "acme" || !strings.Contains(d.Reason, want) {
+					t.Errorf("%s %s: %+v", alg, doc, d)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestParseClaims covers the hand-written claims scanner on the edges a signed token could
+// still carry: the members it reads must be valid JSON of their types. (Members it skips are
+// checked less strictly: they are signed, and ignored.)
+func TestParseClaims(t *testing.T) {
+	v, err := Parse([]byte(`{"hs256Secret":"` + testSecret + `","audience":"opstream"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := []struct{ in, sub string }{
+		{`{}`, ""},
+		{` { "sub" : "ann" , "iat" : 1.5e3 , "x" : [true, false, null, {"a": -0}] } `, "ann"},
+		{`{"sub":"a\"nn\u00e9"}`, "a\"nné"},
+		{`{"sub":"0123456789abcdefghij\\klmnop"}`, "0123456789abcdefghij\\klmnop"},
+		{`{"sub":"ünïcødé, long enough for two words"}`, "ünïcødé, long enough for two words"},
+		{`{"exp":1795000600,"nbf":-1,"aud":["x","opstream"],"docs":{"a":"read","b":null}}`, ""},
+		{`{"exp":1e9,"nbf":0}`, ""},
+		{`{"docs":null,"tenant":null,"sub":null}`, ""},
+	}
+	for _, tt := range ok {
+		var c claims
+		if err := v.parseClaims([]byte(tt.in), &c); err != nil || string(c.sub) != tt.sub {
+			t.Errorf("%s: sub %q, %v; want %q", tt.in, c.sub, err, tt.sub)
+		}
+	}
+	bad := []string{
+		``, `[]`, `{`, `{"sub":"ann"`, `{"sub":"ann"}x`, `{"sub":"ann",}`, `{"sub" "ann"}`,
+		`{"sub":"a` + "\x01" + `nn"}`, `{"sub":"ann` + "\n" + `"}`, `{"sub":"\x"}`, `{"sub":1}`,
+		`{"exp":01}`, `{"exp":+1}`, `{"exp":1.}`, `{"exp":.5}`, `{"exp":1e}`, `{"exp":-}`,
+		`{"exp":"1"}`, `{"exp":1e400}`, `{"iat":01}`, `{"iat":tru}`, `{"iat":1.2.3}`,
+		`{"aud":[1]}`, `{"aud":["a",]}`, `{"docs":{"a":1}}`, `{"docs":["a"]}`, `{"x":[1,}`,
+		`{"x":}`,
+	}
+	for _, in := range bad {
+		var c claims
+		if err := v.parseClaims([]byte(in), &c); err == nil {
+			t.Errorf("%q: accepted", in)
+		}
+	}
 }
