@@ -95,7 +95,7 @@ func (a *Authorizer) newInstance(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, a.cfg.CallTimeout)
+	cctx, cancel := a.mod.rt.callCtx(ctx, a.cfg.CallTimeout)
 	defer cancel()
 	if err := in.writeInput(cctx, a.config); err != nil {
 		return nil, fmt.Errorf("init: %w", err)
@@ -133,7 +133,7 @@ func (a *Authorizer) Authorize(ctx context.Context, req Request) (Decision, erro
 		}
 		in = fresh
 	}
-	cctx, cancel := context.WithTimeout(ctx, a.cfg.CallTimeout)
+	cctx, cancel := a.mod.rt.callCtx(ctx, a.cfg.CallTimeout)
 	defer cancel()
 	if err := in.writeInput(cctx, body); err != nil {
 		return deny, fmt.Errorf("authorize: %w", err)

@@ -162,7 +162,7 @@ func (e *Engine) stateless(ctx context.Context, f func(ctx context.Context, in *
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
+	cctx, cancel := e.mod.rt.callCtx(ctx, e.cfg.CallTimeout)
 	defer cancel()
 	out, err := f(cctx, in)
 	if in.lost {
@@ -283,7 +283,7 @@ func (e *Engine) Open(ctx context.Context, snapshot []byte) (*Doc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine %s open: %w", e.mod.name, err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout)
+	cctx, cancel := e.mod.rt.callCtx(ctx, e.cfg.CallTimeout)
 	defer cancel()
 	out, err := e.openOn(cctx, in, snapshot)
 	if in.lost {
@@ -343,7 +343,7 @@ func (d *Doc) Apply(ctx context.Context, op []byte, concurrent [][]byte, side in
 		return nil, fmt.Errorf("apply: %w", err)
 	}
 	defer d.s.mu.Unlock()
-	cctx, cancel := context.WithTimeout(ctx, d.e.cfg.CallTimeout)
+	cctx, cancel := d.e.mod.rt.callCtx(ctx, d.e.cfg.CallTimeout)
 	defer cancel()
 	in := d.inst
 	if err := in.writeFrames(cctx, op, concurrent); err != nil {
@@ -364,7 +364,7 @@ func (d *Doc) Snapshot(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	defer d.s.mu.Unlock()
-	cctx, cancel := context.WithTimeout(ctx, d.e.cfg.CallTimeout)
+	cctx, cancel := d.e.mod.rt.callCtx(ctx, d.e.cfg.CallTimeout)
 	defer cancel()
 	out, err := d.inst.call(cctx, fnSnapshot, api.EncodeU32(d.handle))
 	if err != nil {
@@ -388,7 +388,7 @@ func (d *Doc) Close(ctx context.Context) error {
 	}
 	d.inst.docs--
 	d.s.docs.Add(-1)
-	cctx, cancel := context.WithTimeout(ctx, d.e.cfg.CallTimeout)
+	cctx, cancel := d.e.mod.rt.callCtx(ctx, d.e.cfg.CallTimeout)
 	defer cancel()
 	if err := d.inst.callVoid(cctx, fnClose, api.EncodeU32(d.handle)); err != nil {
 		d.lostIfDead()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -64,6 +65,7 @@ type Runtime struct {
 	maxLogBytes int
 	wasiFuncs   map[string]bool
 	metrics     *telemetry.Metrics
+	trusted     bool // no WithCloseOnContextDone: a deadline cannot stop a guest
 
 	mu     sync.Mutex
 	closed bool
@@ -116,7 +118,18 @@ func NewRuntime(ctx context.Context, cfg RuntimeConfig) (*Runtime, error) {
 		maxLogBytes: cfg.MaxLogBytes,
 		wasiFuncs:   wasi,
 		metrics:     cfg.Metrics,
+		trusted:     cfg.Trusted,
 	}, nil
+}
+
+// callCtx bounds a guest call by timeout. On a trusted runtime the deadline could not stop the
+// guest anyway, so the timer is not made (a context with a deadline per call cost ~3% of the
+// server's CPU at 20,000 ops/s): the parent context is used as is.
+func (r *Runtime) callCtx(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if r.trusted {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, timeout)
 }
 
 // Close closes every module and instance made by this runtime, then the runtime. Calls in
