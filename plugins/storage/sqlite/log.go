@@ -118,6 +118,9 @@ func (st *state) commit(ctx context.Context, req *storage.AppendRequest) (*stora
 	if st.broken != nil {
 		return nil, nil, st.broken
 	}
+	if err := st.backlog(); err != nil {
+		return nil, nil, err
+	}
 	errs := storage.ValidateRequest(req)
 	resp := &storage.AppendResponse{Results: make([]storage.AppendResult, len(req.Appends))}
 	type accepted struct {
@@ -210,6 +213,21 @@ func (st *state) commit(ctx context.Context, req *storage.AppendRequest) (*stora
 
 // compactBytes moves the log once this much op data waits in it, whatever CompactOps says.
 const compactBytes = 32 << 20
+
+// maxTailBytes is how much op data may wait in the log (and in memory) before appends are
+// refused: compaction is failing or far behind.
+const maxTailBytes = 8 * compactBytes
+
+// backlog refuses appends while too much waits to be compacted.
+func (st *state) backlog() error {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if st.tailBytes > maxTailBytes {
+		return fmt.Errorf("sqlite: %d MiB of ops wait to move into the main database (compaction failing or behind): %w",
+			st.tailBytes>>20, storage.ErrUnavailable)
+	}
+	return nil
+}
 
 // compactor runs compactions until stop closes.
 func (st *state) compactor() {

@@ -568,6 +568,15 @@ func (p *Provider) Health(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	st.wmu.Lock()
+	broken := st.broken
+	st.wmu.Unlock()
+	if broken != nil {
+		return fmt.Errorf("health: %w", broken)
+	}
+	if err := st.backlog(); err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
 	for _, db := range []*sql.DB{st.log, st.main} {
