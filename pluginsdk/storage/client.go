@@ -78,7 +78,7 @@ func Start(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(maxMessageBytes),
 			grpc.MaxCallSendMsgSize(maxMessageBytes),
-		)},
+		), grpc.WithInitialWindowSize(windowBytes), grpc.WithInitialConnWindowSize(windowBytes)},
 	})
 	c := &Client{name: name, pc: pc, logger: logger}
 	if err := c.start(ctx, cfg.Config); err != nil {

@@ -34,6 +34,9 @@ const (
 // below it; an append batch larger than this is refused by gRPC.
 const maxMessageBytes = 64 << 20
 
+// windowBytes is the gRPC flow-control window, both ways; setting it turns off BDP probing.
+const windowBytes = 16 << 20
+
 // handshake returns the go-plugin handshake for a protocol version.
 func handshake(version int) plugin.HandshakeConfig {
 	return plugin.HandshakeConfig{
@@ -59,10 +62,11 @@ func serve(p Provider, version int) {
 		Output:     os.Stderr,
 		JSONFormat: true,
 	})
-	go exitWithParent(p, logger)
+	gp := &grpcPlugin{impl: p, logger: logger}
+	go exitWithParent(p, logger, gp)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: handshake(version),
-		Plugins:         plugin.PluginSet{PluginName: &grpcPlugin{impl: p, logger: logger}},
+		Plugins:         plugin.PluginSet{PluginName: gp},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts,
 				grpc.MaxRecvMsgSize(maxMessageBytes),
@@ -70,6 +74,10 @@ func serve(p Provider, version int) {
 				// goroutine per call spent ~7% of the provider's CPU growing its stack.
 				grpc.NumStreamWorkers(4),
 				grpc.MaxSendMsgSize(maxMessageBytes),
+				// Fixed flow-control windows: the default dynamic (BDP) windows ping on
+				// every data burst, a round trip of work per append over a local socket.
+				grpc.InitialWindowSize(windowBytes),
+				grpc.InitialConnWindowSize(windowBytes),
 				grpc.ChainUnaryInterceptor(recoverInterceptor(logger)),
 				grpc.ChainStreamInterceptor(recoverStreamInterceptor(logger)),
 			)
@@ -77,6 +85,7 @@ func serve(p Provider, version int) {
 		},
 		Logger: logger,
 	})
+	gp.closeSocket()
 	if err := p.Close(); err != nil {
 		logger.Error("close provider", "error", err)
 	}
@@ -84,11 +93,12 @@ func serve(p Provider, version int) {
 
 // exitWithParent ends the plugin when the host process is gone (a kill -9 of the host leaves
 // no one to shut the plugin down): the subprocess is re-parented, so its parent pid changes.
-func exitWithParent(p Provider, logger hclog.Logger) {
+func exitWithParent(p Provider, logger hclog.Logger, gp *grpcPlugin) {
 	parent := os.Getppid()
 	for range time.Tick(250 * time.Millisecond) {
 		if os.Getppid() != parent {
 			logger.Warn("host process is gone; plugin exiting")
+			gp.closeSocket()
 			_ = p.Close()
 			os.Exit(0)
 		}
@@ -128,11 +138,14 @@ type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	impl   Provider
 	logger hclog.Logger
+	srv    atomic.Pointer[server] // set by GRPCServer, provider side
 }
 
 // GRPCServer registers the provider adapter (provider side).
 func (g *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	storagepb.RegisterStorageServer(s, &server{p: g.impl, logger: g.logger})
+	srv := &server{p: g.impl, logger: g.logger}
+	g.srv.Store(srv)
+	storagepb.RegisterStorageServer(s, srv)
 	return nil
 }
 
@@ -141,11 +154,19 @@ func (g *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 	return storagepb.NewStorageClient(c), nil
 }
 
+// closeSocket removes the append socket, if one was opened.
+func (g *grpcPlugin) closeSocket() {
+	if srv := g.srv.Load(); srv != nil {
+		srv.closeSocket()
+	}
+}
+
 // server adapts a Provider to the gRPC service, in the provider process.
 type server struct {
 	storagepb.UnimplementedStorageServer
 	p      Provider
 	logger hclog.Logger
+	sock   appendSocket
 }
 
 func (s *server) Configure(ctx context.Context, req *storagepb.ConfigureRequest) (*storagepb.ConfigureResponse, error) {
@@ -195,18 +216,7 @@ func (s *server) AppendStream(stream storagepb.Storage_AppendStreamServer) error
 	defer wg.Wait()
 	answer := func(id uint64, resp *AppendResponse, err error) {
 		defer wg.Done()
-		out := &storagepb.AppendStreamResponse{Id: id}
-		switch {
-		case err != nil:
-			out.Code, out.Message = toCode(err), err.Error()
-			if out.Code == storagepb.Code_CODE_OK {
-				out.Code = storagepb.Code_CODE_INTERNAL
-			}
-		case resp == nil:
-			out.Code, out.Message = storagepb.Code_CODE_INTERNAL, "provider returned no response"
-		default:
-			out.Response = appendResponseToPB(resp)
-		}
+		out := streamResponse(id, resp, err)
 		sendMu.Lock()
 		defer sendMu.Unlock()
 		if sendErr == nil {
@@ -225,25 +235,7 @@ func (s *server) AppendStream(stream storagepb.Storage_AppendStreamServer) error
 		req := &AppendRequest{Appends: appendsFromPB(in.GetRequest().GetAppends())}
 		id := in.GetId()
 		wg.Add(1)
-		var answered atomic.Bool
-		done := func(resp *AppendResponse, err error) {
-			if answered.CompareAndSwap(false, true) {
-				answer(id, resp, err)
-			}
-		}
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					s.logger.Error("provider panic", "method", "AppendStream", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-					done(nil, fmt.Errorf("storage provider panic in append: %v", r))
-				}
-			}()
-			if async != nil {
-				async.AppendAsync(ctx, req, done)
-				return
-			}
-			done(s.p.Append(ctx, req))
-		}()
+		s.appendOne(ctx, async, req, func(resp *AppendResponse, err error) { answer(id, resp, err) })
 	}
 }
 

@@ -194,3 +194,36 @@ func TestKilledFailsFast(t *testing.T) {
 func raceEnv() string {
 	return "GORACE=" + strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")
 }
+
+// TestAppendStreamWithoutAsyncProvider: a provider without AsyncAppender (memory) declines the
+// append socket; the host then uses the AppendStream RPC, which answers requests in order.
+func TestAppendStreamWithoutAsyncProvider(t *testing.T) {
+	t.Parallel()
+	c, err := storage.Start(t.Context(), storage.ClientConfig{Cmd: command(t, "memory"), Name: "memory"})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(c.Kill)
+	doc := storage.DocKey{Tenant: "t", ID: "stream"}
+	results := make(chan int64, 10)
+	for i := range int64(10) {
+		c.AppendAsync(t.Context(), &storage.AppendRequest{Appends: []storage.Append{{Doc: doc, Type: "text", ExpectedRevision: i, Epoch: 1,
+			Ops: []storage.Op{{Revision: i + 1, ClientID: "c", Seq: uint64(i + 1), Data: []byte(`1`)}}}}},
+			func(resp *storage.AppendResponse, err error) {
+				if err != nil || resp.Results[0].Err != nil {
+					t.Errorf("append %d: %v %+v", i, err, resp)
+					results <- -1
+					return
+				}
+				results <- resp.Results[0].Revision
+			})
+	}
+	for i := range int64(10) {
+		if got := <-results; got != i+1 {
+			t.Fatalf("answer %d: revision %d", i, got)
+		}
+	}
+	if got := c.AppendTransport(); got != "stream" {
+		t.Fatalf("append transport %q, want stream", got)
+	}
+}

@@ -1,14 +1,18 @@
 package storage
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/opstream/opstream/pluginsdk/storage/internal/storagepb"
 )
@@ -24,15 +28,81 @@ type appendStream struct {
 	nextID uint64
 	// unary is set once the provider answered the stream with Unimplemented (built with an
 	// SDK without it): requests then go through Append, one at a time, in order.
-	unary   bool
-	unaryMu sync.Mutex
+	unary bool
+	// noSocket is set once the provider declined the append socket.
+	noSocket bool
+	unaryMu  sync.Mutex
 }
 
-// openStream is one AppendStream and the requests waiting on it. Guarded by appendStream.mu.
+// openStream is one append stream, over the provider's append socket or the AppendStream RPC,
+// and the requests waiting on it. Guarded by appendStream.mu, but for recv.
 type openStream struct {
-	st      storagepb.Storage_AppendStreamClient
+	st      storagepb.Storage_AppendStreamClient // the RPC, or
+	conn    net.Conn                             // the socket
+	r       *bufio.Reader
+	rbuf    []byte // recv's
+	wbuf    []byte
 	cancel  context.CancelFunc
 	waiting map[uint64]waiter // nil once the stream broke
+}
+
+func (os *openStream) send(m *storagepb.AppendStreamRequest) error {
+	if os.conn == nil {
+		return os.st.Send(m)
+	}
+	var err error
+	os.wbuf, err = writeFrame(os.conn, os.wbuf, m)
+	return err
+}
+
+func (os *openStream) recv() (*storagepb.AppendStreamResponse, error) {
+	if os.conn == nil {
+		return os.st.Recv()
+	}
+	var err error
+	if os.rbuf, err = readFrame(os.r, os.rbuf); err != nil {
+		return nil, status.Error(codes.Unavailable, "append socket: "+err.Error())
+	}
+	m := &storagepb.AppendStreamResponse{}
+	if err := proto.Unmarshal(os.rbuf, m); err != nil {
+		return nil, status.Error(codes.Internal, "append socket: bad frame: "+err.Error())
+	}
+	return m, nil
+}
+
+// open starts an append stream: the provider's socket when it offers one, else the RPC.
+func (c *Client) open(ctx context.Context) (*openStream, error) {
+	if !c.stream.noSocket {
+		resp, err := c.rpc.OpenAppendSocket(ctx, &storagepb.OpenAppendSocketRequest{})
+		switch {
+		case status.Code(err) == codes.Unimplemented:
+			c.stream.noSocket = true
+		case err != nil:
+			return nil, err
+		default:
+			var d net.Dialer
+			conn, err := d.DialContext(ctx, "unix", resp.GetPath())
+			if err != nil {
+				return nil, status.Error(codes.Unavailable, "append socket: "+err.Error())
+			}
+			os := &openStream{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), waiting: make(map[uint64]waiter)}
+			os.cancel = func() { conn.Close() }
+			hello := append([]byte{0, 0, 0, 0}, resp.GetToken()...)
+			binary.BigEndian.PutUint32(hello, uint32(len(resp.GetToken())))
+			if _, err := conn.Write(hello); err != nil {
+				conn.Close()
+				return nil, status.Error(codes.Unavailable, "append socket: "+err.Error())
+			}
+			return os, nil
+		}
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	st, err := c.rpc.AppendStream(sctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &openStream{st: st, cancel: cancel, waiting: make(map[uint64]waiter)}, nil
 }
 
 type waiter struct {
@@ -57,15 +127,13 @@ func (c *Client) AppendAsync(ctx context.Context, req *AppendRequest, done func(
 		return
 	}
 	if s.cur == nil {
-		sctx, cancel := context.WithCancel(context.Background())
-		st, err := c.rpc.AppendStream(sctx)
+		cur, err := c.open(ctx)
 		if err != nil {
-			cancel()
 			s.mu.Unlock()
 			done(nil, c.callErr(ctx, "open append stream", err))
 			return
 		}
-		s.cur = &openStream{st: st, cancel: cancel, waiting: make(map[uint64]waiter)}
+		s.cur = cur
 		go c.receive(s.cur)
 	}
 	cur := s.cur
@@ -80,10 +148,28 @@ func (c *Client) AppendAsync(ctx context.Context, req *AppendRequest, done func(
 	cur.waiting[id] = waiter{req: req, done: done}
 	// Sending under the lock keeps the stream in call order. On an error the receiver sees
 	// the broken stream too and fails every waiter, this one included.
-	if err := cur.st.Send(&storagepb.AppendStreamRequest{Id: id, Request: &storagepb.AppendRequest{Appends: appendsToPB(req.Appends)}}); err != nil {
+	if err := cur.send(&storagepb.AppendStreamRequest{Id: id, Request: &storagepb.AppendRequest{Appends: appendsToPB(req.Appends)}}); err != nil {
 		cur.cancel()
 	}
 	s.mu.Unlock()
+}
+
+// AppendTransport names how AppendAsync reaches the provider now: "socket" (the provider's
+// append socket), "stream" (the AppendStream RPC), "unary" (Append, one at a time) or "" before
+// the first call. For logs and tests.
+func (c *Client) AppendTransport() string {
+	s := &c.stream
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.unary:
+		return "unary"
+	case s.cur != nil && s.cur.conn != nil:
+		return "socket"
+	case s.cur != nil || s.noSocket:
+		return "stream"
+	}
+	return ""
 }
 
 // resetStream cancels os if the request id is still waiting on it.
@@ -99,7 +185,7 @@ func (c *Client) resetStream(os *openStream, id uint64) {
 func (c *Client) receive(os *openStream) {
 	s := &c.stream
 	for {
-		resp, err := os.st.Recv()
+		resp, err := os.recv()
 		if err != nil {
 			s.mu.Lock()
 			os.cancel()

@@ -34,3 +34,32 @@ func TestPluginLifecycle(t *testing.T) {
 	t.Parallel()
 	storagetest.RunPluginLifecycle(t, func(t *testing.T) *storage.Client { return startPlugin(t, configJSON(t, t.TempDir())) })
 }
+
+// TestPluginAppendsOverSocket: the host reaches the SQLite plugin's appends through its append
+// socket, with several requests in flight answered in order.
+func TestPluginAppendsOverSocket(t *testing.T) {
+	t.Parallel()
+	c := startPlugin(t, configJSON(t, t.TempDir()))
+	doc := storage.DocKey{Tenant: "t", ID: "sock"}
+	results := make(chan int64, 20)
+	for i := range int64(20) {
+		c.AppendAsync(t.Context(), &storage.AppendRequest{Appends: []storage.Append{{Doc: doc, Type: "text", ExpectedRevision: i, Epoch: 1,
+			Ops: []storage.Op{{Revision: i + 1, ClientID: "c", Seq: uint64(i + 1), Data: []byte(`1`)}}}}},
+			func(resp *storage.AppendResponse, err error) {
+				if err != nil || resp.Results[0].Err != nil {
+					t.Errorf("append %d: %v %+v", i, err, resp)
+					results <- -1
+					return
+				}
+				results <- resp.Results[0].Revision
+			})
+	}
+	for i := range int64(20) {
+		if got := <-results; got != i+1 {
+			t.Fatalf("answer %d: revision %d", i, got)
+		}
+	}
+	if got := c.AppendTransport(); got != "socket" {
+		t.Fatalf("append transport %q, want socket", got)
+	}
+}

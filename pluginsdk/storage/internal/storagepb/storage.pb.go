@@ -670,6 +670,97 @@ func (x *AppendResponse) GetResults() []*AppendResult {
 	return nil
 }
 
+type OpenAppendSocketRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenAppendSocketRequest) Reset() {
+	*x = OpenAppendSocketRequest{}
+	mi := &file_storage_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenAppendSocketRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenAppendSocketRequest) ProtoMessage() {}
+
+func (x *OpenAppendSocketRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_storage_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenAppendSocketRequest.ProtoReflect.Descriptor instead.
+func (*OpenAppendSocketRequest) Descriptor() ([]byte, []int) {
+	return file_storage_proto_rawDescGZIP(), []int{10}
+}
+
+// OpenAppendSocketResponse names a unix socket the provider listens on for the append stream
+// without gRPC: the host connects, sends a frame holding token, then AppendStreamRequest frames,
+// and reads AppendStreamResponse frames. A frame is a 4-byte big-endian length and the message.
+type OpenAppendSocketResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Token         []byte                 `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenAppendSocketResponse) Reset() {
+	*x = OpenAppendSocketResponse{}
+	mi := &file_storage_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenAppendSocketResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenAppendSocketResponse) ProtoMessage() {}
+
+func (x *OpenAppendSocketResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_storage_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenAppendSocketResponse.ProtoReflect.Descriptor instead.
+func (*OpenAppendSocketResponse) Descriptor() ([]byte, []int) {
+	return file_storage_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *OpenAppendSocketResponse) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *OpenAppendSocketResponse) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
 // AppendStreamRequest is one AppendRequest on the AppendStream, numbered by the host.
 type AppendStreamRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -681,7 +772,7 @@ type AppendStreamRequest struct {
 
 func (x *AppendStreamRequest) Reset() {
 	*x = AppendStreamRequest{}
-	mi := &file_storage_proto_msgTypes[10]
+	mi := &file_storage_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -693,7 +784,7 @@ func (x *AppendStreamRequest) String() string {
 func (*AppendStreamRequest) ProtoMessage() {}
 
 func (x *AppendStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[10]
+	mi := &file_storage_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -706,7 +797,7 @@ func (x *AppendStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendStreamRequest.ProtoReflect.Descriptor instead.
 func (*AppendStreamRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{10}
+	return file_storage_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AppendStreamRequest) GetId() uint64 {
@@ -737,7 +828,7 @@ type AppendStreamResponse struct {
 
 func (x *AppendStreamResponse) Reset() {
 	*x = AppendStreamResponse{}
-	mi := &file_storage_proto_msgTypes[11]
+	mi := &file_storage_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -749,7 +840,7 @@ func (x *AppendStreamResponse) String() string {
 func (*AppendStreamResponse) ProtoMessage() {}
 
 func (x *AppendStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[11]
+	mi := &file_storage_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -762,7 +853,7 @@ func (x *AppendStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendStreamResponse.ProtoReflect.Descriptor instead.
 func (*AppendStreamResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{11}
+	return file_storage_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AppendStreamResponse) GetId() uint64 {
@@ -804,7 +895,7 @@ type ReadOpsRequest struct {
 
 func (x *ReadOpsRequest) Reset() {
 	*x = ReadOpsRequest{}
-	mi := &file_storage_proto_msgTypes[12]
+	mi := &file_storage_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +907,7 @@ func (x *ReadOpsRequest) String() string {
 func (*ReadOpsRequest) ProtoMessage() {}
 
 func (x *ReadOpsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[12]
+	mi := &file_storage_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +920,7 @@ func (x *ReadOpsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOpsRequest.ProtoReflect.Descriptor instead.
 func (*ReadOpsRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{12}
+	return file_storage_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReadOpsRequest) GetDoc() *DocKey {
@@ -862,7 +953,7 @@ type ReadOpsResponse struct {
 
 func (x *ReadOpsResponse) Reset() {
 	*x = ReadOpsResponse{}
-	mi := &file_storage_proto_msgTypes[13]
+	mi := &file_storage_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +965,7 @@ func (x *ReadOpsResponse) String() string {
 func (*ReadOpsResponse) ProtoMessage() {}
 
 func (x *ReadOpsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[13]
+	mi := &file_storage_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +978,7 @@ func (x *ReadOpsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOpsResponse.ProtoReflect.Descriptor instead.
 func (*ReadOpsResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{13}
+	return file_storage_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReadOpsResponse) GetOps() []*Op {
@@ -906,7 +997,7 @@ type LoadRequest struct {
 
 func (x *LoadRequest) Reset() {
 	*x = LoadRequest{}
-	mi := &file_storage_proto_msgTypes[14]
+	mi := &file_storage_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1009,7 @@ func (x *LoadRequest) String() string {
 func (*LoadRequest) ProtoMessage() {}
 
 func (x *LoadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[14]
+	mi := &file_storage_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1022,7 @@ func (x *LoadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadRequest.ProtoReflect.Descriptor instead.
 func (*LoadRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{14}
+	return file_storage_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LoadRequest) GetDoc() *DocKey {
@@ -951,7 +1042,7 @@ type LoadResponse struct {
 
 func (x *LoadResponse) Reset() {
 	*x = LoadResponse{}
-	mi := &file_storage_proto_msgTypes[15]
+	mi := &file_storage_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1054,7 @@ func (x *LoadResponse) String() string {
 func (*LoadResponse) ProtoMessage() {}
 
 func (x *LoadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[15]
+	mi := &file_storage_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1067,7 @@ func (x *LoadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadResponse.ProtoReflect.Descriptor instead.
 func (*LoadResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{15}
+	return file_storage_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LoadResponse) GetInfo() *DocInfo {
@@ -1003,7 +1094,7 @@ type PutSnapshotRequest struct {
 
 func (x *PutSnapshotRequest) Reset() {
 	*x = PutSnapshotRequest{}
-	mi := &file_storage_proto_msgTypes[16]
+	mi := &file_storage_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1015,7 +1106,7 @@ func (x *PutSnapshotRequest) String() string {
 func (*PutSnapshotRequest) ProtoMessage() {}
 
 func (x *PutSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[16]
+	mi := &file_storage_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1028,7 +1119,7 @@ func (x *PutSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*PutSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{16}
+	return file_storage_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PutSnapshotRequest) GetDoc() *DocKey {
@@ -1053,7 +1144,7 @@ type PutSnapshotResponse struct {
 
 func (x *PutSnapshotResponse) Reset() {
 	*x = PutSnapshotResponse{}
-	mi := &file_storage_proto_msgTypes[17]
+	mi := &file_storage_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1156,7 @@ func (x *PutSnapshotResponse) String() string {
 func (*PutSnapshotResponse) ProtoMessage() {}
 
 func (x *PutSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[17]
+	mi := &file_storage_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1169,7 @@ func (x *PutSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*PutSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{17}
+	return file_storage_proto_rawDescGZIP(), []int{19}
 }
 
 type DeleteRequest struct {
@@ -1090,7 +1181,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_storage_proto_msgTypes[18]
+	mi := &file_storage_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1102,7 +1193,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[18]
+	mi := &file_storage_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1115,7 +1206,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{18}
+	return file_storage_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteRequest) GetDoc() *DocKey {
@@ -1133,7 +1224,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_storage_proto_msgTypes[19]
+	mi := &file_storage_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1236,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[19]
+	mi := &file_storage_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +1249,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{19}
+	return file_storage_proto_rawDescGZIP(), []int{21}
 }
 
 type ListRequest struct {
@@ -1172,7 +1263,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_storage_proto_msgTypes[20]
+	mi := &file_storage_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1275,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[20]
+	mi := &file_storage_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +1288,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{20}
+	return file_storage_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListRequest) GetTenant() string {
@@ -1230,7 +1321,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_storage_proto_msgTypes[21]
+	mi := &file_storage_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1242,7 +1333,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[21]
+	mi := &file_storage_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1255,7 +1346,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{21}
+	return file_storage_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListResponse) GetDocs() []*DocInfo {
@@ -1273,7 +1364,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_storage_proto_msgTypes[22]
+	mi := &file_storage_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +1376,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[22]
+	mi := &file_storage_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +1389,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{22}
+	return file_storage_proto_rawDescGZIP(), []int{24}
 }
 
 type HealthResponse struct {
@@ -1309,7 +1400,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_storage_proto_msgTypes[23]
+	mi := &file_storage_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1321,7 +1412,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storage_proto_msgTypes[23]
+	mi := &file_storage_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1425,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_storage_proto_rawDescGZIP(), []int{23}
+	return file_storage_proto_rawDescGZIP(), []int{25}
 }
 
 var File_storage_proto protoreflect.FileDescriptor
@@ -1381,7 +1472,11 @@ const file_storage_proto_rawDesc = "" +
 	"\rAppendRequest\x125\n" +
 	"\aappends\x18\x01 \x03(\v2\x1b.opstream.storage.v1.AppendR\aappends\"M\n" +
 	"\x0eAppendResponse\x12;\n" +
-	"\aresults\x18\x01 \x03(\v2!.opstream.storage.v1.AppendResultR\aresults\"c\n" +
+	"\aresults\x18\x01 \x03(\v2!.opstream.storage.v1.AppendResultR\aresults\"\x19\n" +
+	"\x17OpenAppendSocketRequest\"D\n" +
+	"\x18OpenAppendSocketResponse\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
+	"\x05token\x18\x02 \x01(\fR\x05token\"c\n" +
 	"\x13AppendStreamRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12<\n" +
 	"\arequest\x18\x02 \x01(\v2\".opstream.storage.v1.AppendRequestR\arequest\"\xb0\x01\n" +
@@ -1423,11 +1518,12 @@ const file_storage_proto_rawDesc = "" +
 	"\x0eCODE_NOT_FOUND\x10\x03\x12\x14\n" +
 	"\x10CODE_UNAVAILABLE\x10\x04\x12\x10\n" +
 	"\fCODE_INVALID\x10\x05\x12\x11\n" +
-	"\rCODE_INTERNAL\x10\x062\x99\x06\n" +
+	"\rCODE_INTERNAL\x10\x062\x8a\a\n" +
 	"\aStorage\x12Z\n" +
 	"\tConfigure\x12%.opstream.storage.v1.ConfigureRequest\x1a&.opstream.storage.v1.ConfigureResponse\x12Q\n" +
 	"\x06Append\x12\".opstream.storage.v1.AppendRequest\x1a#.opstream.storage.v1.AppendResponse\x12g\n" +
-	"\fAppendStream\x12(.opstream.storage.v1.AppendStreamRequest\x1a).opstream.storage.v1.AppendStreamResponse(\x010\x01\x12T\n" +
+	"\fAppendStream\x12(.opstream.storage.v1.AppendStreamRequest\x1a).opstream.storage.v1.AppendStreamResponse(\x010\x01\x12o\n" +
+	"\x10OpenAppendSocket\x12,.opstream.storage.v1.OpenAppendSocketRequest\x1a-.opstream.storage.v1.OpenAppendSocketResponse\x12T\n" +
 	"\aReadOps\x12#.opstream.storage.v1.ReadOpsRequest\x1a$.opstream.storage.v1.ReadOpsResponse\x12K\n" +
 	"\x04Load\x12 .opstream.storage.v1.LoadRequest\x1a!.opstream.storage.v1.LoadResponse\x12`\n" +
 	"\vPutSnapshot\x12'.opstream.storage.v1.PutSnapshotRequest\x1a(.opstream.storage.v1.PutSnapshotResponse\x12Q\n" +
@@ -1448,33 +1544,35 @@ func file_storage_proto_rawDescGZIP() []byte {
 }
 
 var file_storage_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_storage_proto_goTypes = []any{
-	(Code)(0),                    // 0: opstream.storage.v1.Code
-	(*DocKey)(nil),               // 1: opstream.storage.v1.DocKey
-	(*Op)(nil),                   // 2: opstream.storage.v1.Op
-	(*Snapshot)(nil),             // 3: opstream.storage.v1.Snapshot
-	(*DocInfo)(nil),              // 4: opstream.storage.v1.DocInfo
-	(*Append)(nil),               // 5: opstream.storage.v1.Append
-	(*AppendResult)(nil),         // 6: opstream.storage.v1.AppendResult
-	(*ConfigureRequest)(nil),     // 7: opstream.storage.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),    // 8: opstream.storage.v1.ConfigureResponse
-	(*AppendRequest)(nil),        // 9: opstream.storage.v1.AppendRequest
-	(*AppendResponse)(nil),       // 10: opstream.storage.v1.AppendResponse
-	(*AppendStreamRequest)(nil),  // 11: opstream.storage.v1.AppendStreamRequest
-	(*AppendStreamResponse)(nil), // 12: opstream.storage.v1.AppendStreamResponse
-	(*ReadOpsRequest)(nil),       // 13: opstream.storage.v1.ReadOpsRequest
-	(*ReadOpsResponse)(nil),      // 14: opstream.storage.v1.ReadOpsResponse
-	(*LoadRequest)(nil),          // 15: opstream.storage.v1.LoadRequest
-	(*LoadResponse)(nil),         // 16: opstream.storage.v1.LoadResponse
-	(*PutSnapshotRequest)(nil),   // 17: opstream.storage.v1.PutSnapshotRequest
-	(*PutSnapshotResponse)(nil),  // 18: opstream.storage.v1.PutSnapshotResponse
-	(*DeleteRequest)(nil),        // 19: opstream.storage.v1.DeleteRequest
-	(*DeleteResponse)(nil),       // 20: opstream.storage.v1.DeleteResponse
-	(*ListRequest)(nil),          // 21: opstream.storage.v1.ListRequest
-	(*ListResponse)(nil),         // 22: opstream.storage.v1.ListResponse
-	(*HealthRequest)(nil),        // 23: opstream.storage.v1.HealthRequest
-	(*HealthResponse)(nil),       // 24: opstream.storage.v1.HealthResponse
+	(Code)(0),                        // 0: opstream.storage.v1.Code
+	(*DocKey)(nil),                   // 1: opstream.storage.v1.DocKey
+	(*Op)(nil),                       // 2: opstream.storage.v1.Op
+	(*Snapshot)(nil),                 // 3: opstream.storage.v1.Snapshot
+	(*DocInfo)(nil),                  // 4: opstream.storage.v1.DocInfo
+	(*Append)(nil),                   // 5: opstream.storage.v1.Append
+	(*AppendResult)(nil),             // 6: opstream.storage.v1.AppendResult
+	(*ConfigureRequest)(nil),         // 7: opstream.storage.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),        // 8: opstream.storage.v1.ConfigureResponse
+	(*AppendRequest)(nil),            // 9: opstream.storage.v1.AppendRequest
+	(*AppendResponse)(nil),           // 10: opstream.storage.v1.AppendResponse
+	(*OpenAppendSocketRequest)(nil),  // 11: opstream.storage.v1.OpenAppendSocketRequest
+	(*OpenAppendSocketResponse)(nil), // 12: opstream.storage.v1.OpenAppendSocketResponse
+	(*AppendStreamRequest)(nil),      // 13: opstream.storage.v1.AppendStreamRequest
+	(*AppendStreamResponse)(nil),     // 14: opstream.storage.v1.AppendStreamResponse
+	(*ReadOpsRequest)(nil),           // 15: opstream.storage.v1.ReadOpsRequest
+	(*ReadOpsResponse)(nil),          // 16: opstream.storage.v1.ReadOpsResponse
+	(*LoadRequest)(nil),              // 17: opstream.storage.v1.LoadRequest
+	(*LoadResponse)(nil),             // 18: opstream.storage.v1.LoadResponse
+	(*PutSnapshotRequest)(nil),       // 19: opstream.storage.v1.PutSnapshotRequest
+	(*PutSnapshotResponse)(nil),      // 20: opstream.storage.v1.PutSnapshotResponse
+	(*DeleteRequest)(nil),            // 21: opstream.storage.v1.DeleteRequest
+	(*DeleteResponse)(nil),           // 22: opstream.storage.v1.DeleteResponse
+	(*ListRequest)(nil),              // 23: opstream.storage.v1.ListRequest
+	(*ListResponse)(nil),             // 24: opstream.storage.v1.ListResponse
+	(*HealthRequest)(nil),            // 25: opstream.storage.v1.HealthRequest
+	(*HealthResponse)(nil),           // 26: opstream.storage.v1.HealthResponse
 }
 var file_storage_proto_depIdxs = []int32{
 	1,  // 0: opstream.storage.v1.DocInfo.doc:type_name -> opstream.storage.v1.DocKey
@@ -1497,24 +1595,26 @@ var file_storage_proto_depIdxs = []int32{
 	4,  // 17: opstream.storage.v1.ListResponse.docs:type_name -> opstream.storage.v1.DocInfo
 	7,  // 18: opstream.storage.v1.Storage.Configure:input_type -> opstream.storage.v1.ConfigureRequest
 	9,  // 19: opstream.storage.v1.Storage.Append:input_type -> opstream.storage.v1.AppendRequest
-	11, // 20: opstream.storage.v1.Storage.AppendStream:input_type -> opstream.storage.v1.AppendStreamRequest
-	13, // 21: opstream.storage.v1.Storage.ReadOps:input_type -> opstream.storage.v1.ReadOpsRequest
-	15, // 22: opstream.storage.v1.Storage.Load:input_type -> opstream.storage.v1.LoadRequest
-	17, // 23: opstream.storage.v1.Storage.PutSnapshot:input_type -> opstream.storage.v1.PutSnapshotRequest
-	19, // 24: opstream.storage.v1.Storage.Delete:input_type -> opstream.storage.v1.DeleteRequest
-	21, // 25: opstream.storage.v1.Storage.List:input_type -> opstream.storage.v1.ListRequest
-	23, // 26: opstream.storage.v1.Storage.Health:input_type -> opstream.storage.v1.HealthRequest
-	8,  // 27: opstream.storage.v1.Storage.Configure:output_type -> opstream.storage.v1.ConfigureResponse
-	10, // 28: opstream.storage.v1.Storage.Append:output_type -> opstream.storage.v1.AppendResponse
-	12, // 29: opstream.storage.v1.Storage.AppendStream:output_type -> opstream.storage.v1.AppendStreamResponse
-	14, // 30: opstream.storage.v1.Storage.ReadOps:output_type -> opstream.storage.v1.ReadOpsResponse
-	16, // 31: opstream.storage.v1.Storage.Load:output_type -> opstream.storage.v1.LoadResponse
-	18, // 32: opstream.storage.v1.Storage.PutSnapshot:output_type -> opstream.storage.v1.PutSnapshotResponse
-	20, // 33: opstream.storage.v1.Storage.Delete:output_type -> opstream.storage.v1.DeleteResponse
-	22, // 34: opstream.storage.v1.Storage.List:output_type -> opstream.storage.v1.ListResponse
-	24, // 35: opstream.storage.v1.Storage.Health:output_type -> opstream.storage.v1.HealthResponse
-	27, // [27:36] is the sub-list for method output_type
-	18, // [18:27] is the sub-list for method input_type
+	13, // 20: opstream.storage.v1.Storage.AppendStream:input_type -> opstream.storage.v1.AppendStreamRequest
+	11, // 21: opstream.storage.v1.Storage.OpenAppendSocket:input_type -> opstream.storage.v1.OpenAppendSocketRequest
+	15, // 22: opstream.storage.v1.Storage.ReadOps:input_type -> opstream.storage.v1.ReadOpsRequest
+	17, // 23: opstream.storage.v1.Storage.Load:input_type -> opstream.storage.v1.LoadRequest
+	19, // 24: opstream.storage.v1.Storage.PutSnapshot:input_type -> opstream.storage.v1.PutSnapshotRequest
+	21, // 25: opstream.storage.v1.Storage.Delete:input_type -> opstream.storage.v1.DeleteRequest
+	23, // 26: opstream.storage.v1.Storage.List:input_type -> opstream.storage.v1.ListRequest
+	25, // 27: opstream.storage.v1.Storage.Health:input_type -> opstream.storage.v1.HealthRequest
+	8,  // 28: opstream.storage.v1.Storage.Configure:output_type -> opstream.storage.v1.ConfigureResponse
+	10, // 29: opstream.storage.v1.Storage.Append:output_type -> opstream.storage.v1.AppendResponse
+	14, // 30: opstream.storage.v1.Storage.AppendStream:output_type -> opstream.storage.v1.AppendStreamResponse
+	12, // 31: opstream.storage.v1.Storage.OpenAppendSocket:output_type -> opstream.storage.v1.OpenAppendSocketResponse
+	16, // 32: opstream.storage.v1.Storage.ReadOps:output_type -> opstream.storage.v1.ReadOpsResponse
+	18, // 33: opstream.storage.v1.Storage.Load:output_type -> opstream.storage.v1.LoadResponse
+	20, // 34: opstream.storage.v1.Storage.PutSnapshot:output_type -> opstream.storage.v1.PutSnapshotResponse
+	22, // 35: opstream.storage.v1.Storage.Delete:output_type -> opstream.storage.v1.DeleteResponse
+	24, // 36: opstream.storage.v1.Storage.List:output_type -> opstream.storage.v1.ListResponse
+	26, // 37: opstream.storage.v1.Storage.Health:output_type -> opstream.storage.v1.HealthResponse
+	28, // [28:38] is the sub-list for method output_type
+	18, // [18:28] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
 	18, // [18:18] is the sub-list for extension extendee
 	0,  // [0:18] is the sub-list for field type_name
@@ -1531,7 +1631,7 @@ func file_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_storage_proto_rawDesc), len(file_storage_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

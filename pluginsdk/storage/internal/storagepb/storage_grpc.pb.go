@@ -22,15 +22,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Storage_Configure_FullMethodName    = "/opstream.storage.v1.Storage/Configure"
-	Storage_Append_FullMethodName       = "/opstream.storage.v1.Storage/Append"
-	Storage_AppendStream_FullMethodName = "/opstream.storage.v1.Storage/AppendStream"
-	Storage_ReadOps_FullMethodName      = "/opstream.storage.v1.Storage/ReadOps"
-	Storage_Load_FullMethodName         = "/opstream.storage.v1.Storage/Load"
-	Storage_PutSnapshot_FullMethodName  = "/opstream.storage.v1.Storage/PutSnapshot"
-	Storage_Delete_FullMethodName       = "/opstream.storage.v1.Storage/Delete"
-	Storage_List_FullMethodName         = "/opstream.storage.v1.Storage/List"
-	Storage_Health_FullMethodName       = "/opstream.storage.v1.Storage/Health"
+	Storage_Configure_FullMethodName        = "/opstream.storage.v1.Storage/Configure"
+	Storage_Append_FullMethodName           = "/opstream.storage.v1.Storage/Append"
+	Storage_AppendStream_FullMethodName     = "/opstream.storage.v1.Storage/AppendStream"
+	Storage_OpenAppendSocket_FullMethodName = "/opstream.storage.v1.Storage/OpenAppendSocket"
+	Storage_ReadOps_FullMethodName          = "/opstream.storage.v1.Storage/ReadOps"
+	Storage_Load_FullMethodName             = "/opstream.storage.v1.Storage/Load"
+	Storage_PutSnapshot_FullMethodName      = "/opstream.storage.v1.Storage/PutSnapshot"
+	Storage_Delete_FullMethodName           = "/opstream.storage.v1.Storage/Delete"
+	Storage_List_FullMethodName             = "/opstream.storage.v1.Storage/List"
+	Storage_Health_FullMethodName           = "/opstream.storage.v1.Storage/Health"
 )
 
 // StorageClient is the client API for Storage service.
@@ -45,6 +46,9 @@ type StorageClient interface {
 	// AppendStream carries appends in order: the provider commits them in the order they arrive
 	// and answers each once it is durable, so the host can have several in flight.
 	AppendStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AppendStreamRequest, AppendStreamResponse], error)
+	// OpenAppendSocket offers the same stream over a plain unix socket (cheaper per request
+	// than gRPC); Unimplemented when the provider has no AsyncAppender.
+	OpenAppendSocket(ctx context.Context, in *OpenAppendSocketRequest, opts ...grpc.CallOption) (*OpenAppendSocketResponse, error)
 	ReadOps(ctx context.Context, in *ReadOpsRequest, opts ...grpc.CallOption) (*ReadOpsResponse, error)
 	Load(ctx context.Context, in *LoadRequest, opts ...grpc.CallOption) (*LoadResponse, error)
 	PutSnapshot(ctx context.Context, in *PutSnapshotRequest, opts ...grpc.CallOption) (*PutSnapshotResponse, error)
@@ -93,6 +97,16 @@ func (c *storageClient) AppendStream(ctx context.Context, opts ...grpc.CallOptio
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Storage_AppendStreamClient = grpc.BidiStreamingClient[AppendStreamRequest, AppendStreamResponse]
+
+func (c *storageClient) OpenAppendSocket(ctx context.Context, in *OpenAppendSocketRequest, opts ...grpc.CallOption) (*OpenAppendSocketResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OpenAppendSocketResponse)
+	err := c.cc.Invoke(ctx, Storage_OpenAppendSocket_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
 
 func (c *storageClient) ReadOps(ctx context.Context, in *ReadOpsRequest, opts ...grpc.CallOption) (*ReadOpsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -166,6 +180,9 @@ type StorageServer interface {
 	// AppendStream carries appends in order: the provider commits them in the order they arrive
 	// and answers each once it is durable, so the host can have several in flight.
 	AppendStream(grpc.BidiStreamingServer[AppendStreamRequest, AppendStreamResponse]) error
+	// OpenAppendSocket offers the same stream over a plain unix socket (cheaper per request
+	// than gRPC); Unimplemented when the provider has no AsyncAppender.
+	OpenAppendSocket(context.Context, *OpenAppendSocketRequest) (*OpenAppendSocketResponse, error)
 	ReadOps(context.Context, *ReadOpsRequest) (*ReadOpsResponse, error)
 	Load(context.Context, *LoadRequest) (*LoadResponse, error)
 	PutSnapshot(context.Context, *PutSnapshotRequest) (*PutSnapshotResponse, error)
@@ -190,6 +207,9 @@ func (UnimplementedStorageServer) Append(context.Context, *AppendRequest) (*Appe
 }
 func (UnimplementedStorageServer) AppendStream(grpc.BidiStreamingServer[AppendStreamRequest, AppendStreamResponse]) error {
 	return status.Error(codes.Unimplemented, "method AppendStream not implemented")
+}
+func (UnimplementedStorageServer) OpenAppendSocket(context.Context, *OpenAppendSocketRequest) (*OpenAppendSocketResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OpenAppendSocket not implemented")
 }
 func (UnimplementedStorageServer) ReadOps(context.Context, *ReadOpsRequest) (*ReadOpsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReadOps not implemented")
@@ -272,6 +292,24 @@ func _Storage_AppendStream_Handler(srv interface{}, stream grpc.ServerStream) er
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Storage_AppendStreamServer = grpc.BidiStreamingServer[AppendStreamRequest, AppendStreamResponse]
+
+func _Storage_OpenAppendSocket_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OpenAppendSocketRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServer).OpenAppendSocket(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Storage_OpenAppendSocket_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServer).OpenAppendSocket(ctx, req.(*OpenAppendSocketRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
 
 func _Storage_ReadOps_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ReadOpsRequest)
@@ -395,6 +433,10 @@ var Storage_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Append",
 			Handler:    _Storage_Append_Handler,
+		},
+		{
+			MethodName: "OpenAppendSocket",
+			Handler:    _Storage_OpenAppendSocket_Handler,
 		},
 		{
 			MethodName: "ReadOps",
