@@ -205,24 +205,7 @@ func TestAppendStreamWithoutAsyncProvider(t *testing.T) {
 	}
 	t.Cleanup(c.Kill)
 	doc := storage.DocKey{Tenant: "t", ID: "stream"}
-	results := make(chan int64, 10)
-	for i := range int64(10) {
-		c.AppendAsync(t.Context(), &storage.AppendRequest{Appends: []storage.Append{{Doc: doc, Type: "text", ExpectedRevision: i, Epoch: 1,
-			Ops: []storage.Op{{Revision: i + 1, ClientID: "c", Seq: uint64(i + 1), Data: []byte(`1`)}}}}},
-			func(resp *storage.AppendResponse, err error) {
-				if err != nil || resp.Results[0].Err != nil {
-					t.Errorf("append %d: %v %+v", i, err, resp)
-					results <- -1
-					return
-				}
-				results <- resp.Results[0].Revision
-			})
-	}
-	for i := range int64(10) {
-		if got := <-results; got != i+1 {
-			t.Fatalf("answer %d: revision %d", i, got)
-		}
-	}
+	storagetest.AppendInOrder(t, c, doc, 10)
 	if got := c.AppendTransport(); got != "stream" {
 		t.Fatalf("append transport %q, want stream", got)
 	}

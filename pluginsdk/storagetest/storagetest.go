@@ -576,3 +576,27 @@ func testHealth(t *testing.T, p storage.Provider) {
 		t.Fatalf("health: %v", err)
 	}
 }
+
+// AppendInOrder keeps n single-op appends to one document in flight at once through
+// AppendAsync and checks that each succeeds with the next revision, answered in call order.
+func AppendInOrder(t *testing.T, p storage.AsyncAppender, doc storage.DocKey, n int) {
+	t.Helper()
+	results := make(chan int64, n)
+	for i := range int64(n) {
+		p.AppendAsync(ctx(t), &storage.AppendRequest{Appends: []storage.Append{{Doc: doc, Type: "text", ExpectedRevision: i, Epoch: 1,
+			Ops: []storage.Op{{Revision: i + 1, ClientID: "c", Seq: uint64(i + 1), Data: []byte(`1`)}}}}},
+			func(resp *storage.AppendResponse, err error) {
+				if err != nil || resp.Results[0].Err != nil {
+					t.Errorf("append %d: %v %+v", i, err, resp)
+					results <- -1
+					return
+				}
+				results <- resp.Results[0].Revision
+			})
+	}
+	for i := range int64(n) {
+		if got := <-results; got != i+1 {
+			t.Fatalf("answer %d: revision %d", i, got)
+		}
+	}
+}
