@@ -1,12 +1,16 @@
 package authorizer
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
+	"github.com/opstream/opstream/pluginsdk/jsonscan"
 	"github.com/opstream/opstream/pluginsdk/wasm"
 )
 
@@ -24,18 +28,37 @@ const maxDepth = 32
 // ParseRequest decodes a request strictly: the known fields must have their JSON types
 // (strings; headers an object of strings; nowUnixMillis an integer), unknown fields are skipped,
 // null leaves a field empty. Errors wrap ErrInvalid.
-func ParseRequest(b []byte) (Request, error) {
+func ParseRequest(b []byte) (Request, error) { return parseRequest(b, nil) }
+
+// lastRequest holds the strings of the previous request a module parsed: a client's requests
+// repeat its token and often the document, so a module reuses them instead of allocating
+// (strings are immutable, so an authorizer that keeps one is not affected). Only the guest's
+// authorize uses one (a WASM instance runs one call at a time); ParseRequest does not.
+type lastRequest struct {
+	docID, token string
+}
+
+// parseRequest is ParseRequest, reusing last's strings when last is not nil.
+func parseRequest(b []byte, last *lastRequest) (Request, error) {
 	var r Request
 	p := reader{b: b}
 	err := p.object(func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "action":
-			r.Action, err = p.stringOrNull()
+			r.Action, err = p.action()
 		case "docId":
-			r.DocID, err = p.stringOrNull()
+			if last == nil {
+				r.DocID, err = p.stringOrNull()
+			} else {
+				r.DocID, err = p.internedOrNull(&last.docID)
+			}
 		case "token":
-			r.Token, err = p.stringOrNull()
+			if last == nil {
+				r.Token, err = p.stringOrNull()
+			} else {
+				r.Token, err = p.internedOrNull(&last.token)
+			}
 		case "nowUnixMillis":
 			r.NowUnixMillis, err = p.int()
 		case "headers":
@@ -68,25 +91,46 @@ func ParseRequest(b []byte) (Request, error) {
 
 // AppendDecision appends d as JSON to dst (empty optional fields omitted).
 func AppendDecision(dst []byte, d Decision) []byte {
-	dst = append(dst, `{"access":`...)
-	dst = wasm.AppendJSONString(dst, d.Access)
+	switch d.Access {
+	case AccessNone:
+		dst = append(dst, `{"access":"none"`...)
+	case AccessRead:
+		dst = append(dst, `{"access":"read"`...)
+	case AccessWrite:
+		dst = append(dst, `{"access":"write"`...)
+	default:
+		dst = append(dst, `{"access":`...)
+		dst = appendString(dst, d.Access)
+	}
 	if d.Tenant != "" {
 		dst = append(dst, `,"tenant":`...)
-		dst = wasm.AppendJSONString(dst, d.Tenant)
+		dst = appendString(dst, d.Tenant)
 	}
 	if d.Subject != "" {
 		dst = append(dst, `,"subject":`...)
-		dst = wasm.AppendJSONString(dst, d.Subject)
+		dst = appendString(dst, d.Subject)
 	}
 	if d.Reason != "" {
 		dst = append(dst, `,"reason":`...)
-		dst = wasm.AppendJSONString(dst, d.Reason)
+		dst = appendString(dst, d.Reason)
 	}
 	if d.ExpiresAtUnixMillis != 0 {
 		dst = append(dst, `,"expiresAtUnixMillis":`...)
 		dst = strconv.AppendInt(dst, d.ExpiresAtUnixMillis, 10)
 	}
 	return append(dst, '}')
+}
+
+// appendString appends s as wasm.AppendJSONString does, copying it whole when it needs no
+// escaping (found 8 bytes at a time, the common case) instead of looking at it byte by byte.
+func appendString(dst []byte, s string) []byte {
+	n, nonASCII := jsonscan.StringRun(unsafe.Slice(unsafe.StringData(s), len(s)))
+	if n != len(s) || (nonASCII && !utf8.ValidString(s)) {
+		return wasm.AppendJSONString(dst, s)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // reader is a small strict JSON reader.
@@ -101,6 +145,10 @@ func (p *reader) errf(format string, args ...any) error {
 }
 
 func (p *reader) ws() {
+	// Requests the host writes have no whitespace: do not enter the loop then.
+	if p.i < len(p.b) && p.b[p.i] > ' ' {
+		return
+	}
 	for p.i < len(p.b) && (p.b[p.i] == ' ' || p.b[p.i] == '\t' || p.b[p.i] == '\n' || p.b[p.i] == '\r') {
 		p.i++
 	}
@@ -175,16 +223,99 @@ func (p *reader) stringOrNull() (string, error) {
 	return "", p.errf("expected a string")
 }
 
+// action is stringOrNull returning the actions' constants instead of copies.
+func (p *reader) action() (string, error) {
+	if p.peek() != '"' {
+		return p.stringOrNull()
+	}
+	b, err := p.str(false)
+	if err != nil {
+		return "", err
+	}
+	switch string(b) {
+	case ActionJoin:
+		return ActionJoin, nil
+	case ActionRead:
+		return ActionRead, nil
+	case ActionWrite:
+		return ActionWrite, nil
+	case ActionAwareness:
+		return ActionAwareness, nil
+	}
+	return string(b), nil
+}
+
+// access is stringOrNull returning the access levels' constants instead of copies.
+func (p *reader) access() (string, error) {
+	if p.peek() != '"' {
+		return p.stringOrNull()
+	}
+	b, err := p.str(false)
+	if err != nil {
+		return "", err
+	}
+	switch string(b) {
+	case AccessNone:
+		return AccessNone, nil
+	case AccessRead:
+		return AccessRead, nil
+	case AccessWrite:
+		return AccessWrite, nil
+	}
+	return string(b), nil
+}
+
+// internedOrNull is stringOrNull returning *last when the string equals it, else a new string
+// that becomes *last.
+func (p *reader) internedOrNull(last *string) (string, error) {
+	if p.peek() != '"' {
+		return p.stringOrNull()
+	}
+	b, err := p.str(false)
+	if err != nil {
+		return "", err
+	}
+	if string(b) != *last {
+		*last = string(b)
+	}
+	return *last, nil
+}
+
 func (p *reader) int() (int64, error) {
 	if p.null() {
 		return 0, nil
 	}
-	start := p.i
+	neg := false
 	if p.i < len(p.b) && p.b[p.i] == '-' {
+		neg = true
 		p.i++
 	}
 	d := p.i
+	// As strconv.ParseInt(s, 10, 64) would (leading zeros allowed), without the string it
+	// allocates: magnitude up to 1<<63 for a negative number, 1<<63-1 otherwise.
+	var u uint64
+	over := false
+	// 8 digits per step while there are (a millisecond time has 13), then one at a time.
+	for p.i+8 <= len(p.b) {
+		w := binary.LittleEndian.Uint64(p.b[p.i:])
+		if !digits8(w) {
+			break
+		}
+		v := value8(w)
+		if u > (1<<64-1-v)/1e8 {
+			over = true
+		} else {
+			u = u*1e8 + v
+		}
+		p.i += 8
+	}
 	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		c := uint64(p.b[p.i] - '0')
+		if u > (1<<64-1-c)/10 {
+			over = true
+		} else {
+			u = u*10 + c
+		}
 		p.i++
 	}
 	if p.i == d {
@@ -193,39 +324,73 @@ func (p *reader) int() (int64, error) {
 	if p.i < len(p.b) && (p.b[p.i] == '.' || p.b[p.i] == 'e' || p.b[p.i] == 'E') {
 		return 0, p.errf("expected an integer")
 	}
-	n, err := strconv.ParseInt(string(p.b[start:p.i]), 10, 64)
-	if err != nil {
+	switch {
+	case over, !neg && u > 1<<63-1, neg && u > 1<<63:
 		return 0, p.errf("integer out of range")
+	case neg:
+		return -int64(u), nil
 	}
-	return n, nil
+	return int64(u), nil
+}
+
+// digits8 reports whether the 8 bytes of w (read little-endian) are all ASCII digits: each
+// has high nibble 3, and adding 6 leaves it 3 (a carry out of a byte only comes from one whose
+// high nibble is not 3, which fails the first test).
+func digits8(w uint64) bool {
+	const f0, six, threes = 0xF0F0F0F0F0F0F0F0, 0x0606060606060606, 0x3333333333333333
+	return (w&f0)|((w+six)&f0)>>4 == threes
+}
+
+// value8 is the number the 8 ASCII digits of w spell, the first digit in the lowest byte.
+func value8(w uint64) uint64 {
+	w -= 0x3030303030303030
+	w = (w*10 + w>>8) & 0x00FF00FF00FF00FF
+	w = (w*100 + w>>16) & 0x0000FFFF0000FFFF
+	return (w*10000 + w>>32) & 0xFFFFFFFF
 }
 
 // str reads a string at p.i. With scratch, the result may alias p.buf (valid until the next
-// call); otherwise it aliases the input or a fresh buffer.
+// call); otherwise it aliases the input or a fresh buffer. It finds the end of the string's
+// plain run 8 bytes at a time (jsonscan.StringRun) and checks UTF-8 only when that run has
+// non-ASCII bytes; errors are those of a byte-by-byte reader (the first problem from the left).
 func (p *reader) str(scratch bool) ([]byte, error) {
 	p.i++
 	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			p.i++
-			return p.b[start : p.i-1], nil
-		case c == '\\':
-			return p.strSlow(start, scratch)
-		case c < 0x20:
-			return nil, p.errf("control character in a string")
-		case c < utf8.RuneSelf:
-			p.i++
-		default:
-			r, size := utf8.DecodeRune(p.b[p.i:])
-			if r == utf8.RuneError && size == 1 {
-				return nil, p.errf("invalid UTF-8")
-			}
-			p.i += size
+	n, nonASCII := jsonscan.StringRun(p.b[start:])
+	if nonASCII {
+		if k := invalidUTF8(p.b[start : start+n]); k >= 0 {
+			p.i = start + k
+			return nil, p.errf("invalid UTF-8")
 		}
 	}
-	return nil, p.errf("unterminated string")
+	p.i = start + n
+	if p.i >= len(p.b) {
+		return nil, p.errf("unterminated string")
+	}
+	switch c := p.b[p.i]; c {
+	case '"':
+		p.i++
+		return p.b[start : p.i-1], nil
+	case '\\':
+		return p.strSlow(start, scratch)
+	}
+	return nil, p.errf("control character in a string")
+}
+
+// invalidUTF8 returns the index of the first byte of b that does not start a valid UTF-8
+// sequence, or -1 when b is valid UTF-8.
+func invalidUTF8(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
 }
 
 func (p *reader) strSlow(start int, scratch bool) ([]byte, error) {
@@ -286,8 +451,10 @@ func (p *reader) strSlow(start int, scratch bool) ([]byte, error) {
 		case c < 0x20:
 			return nil, p.errf("control character in a string")
 		default:
-			buf = append(buf, c)
-			p.i++
+			// A plain run: copied as it is (not checked as UTF-8 after an escape).
+			n, _ := jsonscan.StringRun(p.b[p.i:])
+			buf = append(buf, p.b[p.i:p.i+n]...)
+			p.i += n
 		}
 	}
 	return nil, p.errf("unterminated string")
@@ -297,12 +464,22 @@ func (p *reader) hex4() (rune, bool) {
 	if p.i+4 > len(p.b) {
 		return 0, false
 	}
-	v, err := strconv.ParseUint(string(p.b[p.i:p.i+4]), 16, 32)
-	if err != nil {
-		return 0, false
+	var r rune
+	for _, c := range p.b[p.i : p.i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
 	}
 	p.i += 4
-	return rune(v), true
+	return r, true
 }
 
 // skip reads and discards any JSON value.
@@ -361,12 +538,21 @@ func (p *reader) skip(depth int) error {
 // AppendRequest appends r as JSON to dst: the host's encoding of a request, read by
 // ParseRequest.
 func AppendRequest(dst []byte, r Request) []byte {
+	// Room for the request without escapes, so a long token does not grow dst twice.
+	n := len(`{"action":"","docId":"","token":"","nowUnixMillis":-9223372036854775808}`) + len(r.Action) + len(r.DocID) + len(r.Token)
+	if len(r.Headers) > 0 {
+		n += len(`,"headers":{}`)
+		for k, v := range r.Headers {
+			n += len(k) + len(v) + len(`"":"",`)
+		}
+	}
+	dst = slices.Grow(dst, n)
 	dst = append(dst, `{"action":`...)
-	dst = wasm.AppendJSONString(dst, r.Action)
+	dst = appendString(dst, r.Action)
 	dst = append(dst, `,"docId":`...)
-	dst = wasm.AppendJSONString(dst, r.DocID)
+	dst = appendString(dst, r.DocID)
 	dst = append(dst, `,"token":`...)
-	dst = wasm.AppendJSONString(dst, r.Token)
+	dst = appendString(dst, r.Token)
 	if len(r.Headers) > 0 {
 		dst = append(dst, `,"headers":{`...)
 		first := true
@@ -375,9 +561,9 @@ func AppendRequest(dst []byte, r Request) []byte {
 				dst = append(dst, ',')
 			}
 			first = false
-			dst = wasm.AppendJSONString(dst, k)
+			dst = appendString(dst, k)
 			dst = append(dst, ':')
-			dst = wasm.AppendJSONString(dst, v)
+			dst = appendString(dst, v)
 		}
 		dst = append(dst, '}')
 	}
@@ -395,7 +581,7 @@ func ParseDecision(b []byte) (Decision, error) {
 		var err error
 		switch string(key) {
 		case "access":
-			d.Access, err = p.stringOrNull()
+			d.Access, err = p.access()
 		case "tenant":
 			d.Tenant, err = p.stringOrNull()
 		case "subject":

@@ -13,6 +13,9 @@ import (
 // plain functions: this is the only way they reach it.
 var registered Authorizer
 
+// last holds the strings of the previous request, reused by the next (see lastRequest).
+var last lastRequest
+
 // Register makes a the authorizer of this module. Call it once, from an init function of the
 // main package. It panics (failing the module's start) on a second call.
 func Register(a Authorizer) {
@@ -61,7 +64,7 @@ func authorize(n int32) (res uint64) {
 			res = wasm.Fail(fmt.Sprintf("authorizer panicked: %v", r))
 		}
 	}()
-	req, err := ParseRequest(in)
+	req, err := parseRequest(in, &last)
 	if err != nil {
 		return fail(err)
 	}

@@ -182,11 +182,13 @@ func BenchmarkWASM(b *testing.B) {
 				ctx := context.Background()
 				req := pluginhost.Request{Action: "join", DocID: "notes-1", Token: tokens[alg], NowUnixMillis: now}
 				b.ReportAllocs()
+				cpu := threadCPU(b)
 				for b.Loop() {
 					if d, err := a.Authorize(ctx, req); err != nil || d.Access != authorizer.AccessWrite {
 						b.Fatalf("%+v, %v", d, err)
 					}
 				}
+				cpu()
 			})
 		}
 	}
@@ -210,11 +212,13 @@ func BenchmarkWASMRefusal(b *testing.B) {
 				ctx := context.Background()
 				req := pluginhost.Request{Action: "join", DocID: "notes-1", Token: tt.tok, NowUnixMillis: now}
 				b.ReportAllocs()
+				cpu := threadCPU(b)
 				for b.Loop() {
 					if d, err := a.Authorize(ctx, req); err != nil || d.Access != authorizer.AccessNone {
 						b.Fatalf("%+v, %v", d, err)
 					}
 				}
+				cpu()
 			})
 		}
 	}
