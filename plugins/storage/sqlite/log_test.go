@@ -210,10 +210,31 @@ func TestSecondProcessRefused(t *testing.T) {
 	c := startPlugin(t, cfg)
 	appendN(t, c, "a", 0, 1)
 	p := sqlite.New()
-	err := p.Configure(t.Context(), cfg)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	err := p.Configure(ctx, cfg)
 	if err == nil || !strings.Contains(err.Error(), "in use") {
 		p.Close()
 		t.Fatalf("second open: %v, want in use", err)
 	}
 	t.Log(err)
+}
+
+// TestOpenWaitsForHolder: after a kill -9 of the server its orphaned provider still holds the
+// files for a moment; the restarted server's provider waits for it instead of failing.
+func TestOpenWaitsForHolder(t *testing.T) {
+	t.Parallel()
+	cfg := configJSON(t, t.TempDir())
+	c := startPlugin(t, cfg)
+	appendN(t, c, "a", 0, 3)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		c.Kill()
+	}()
+	p := sqlite.New()
+	if err := p.Configure(t.Context(), cfg); err != nil {
+		t.Fatalf("open after the holder went: %v", err)
+	}
+	defer p.Close()
+	checkLog(t, p, "a", 3)
 }

@@ -145,7 +145,7 @@ func open(ctx context.Context, cfg Config) (_ *state, err error) {
 			st.closeFiles()
 		}
 	}()
-	if st.lock, err = lockFile(cfg.Path + ".lock"); err != nil {
+	if st.lock, err = lockFile(ctx, cfg.Path+".lock"); err != nil {
 		return nil, err
 	}
 	if st.main, err = openWriter(cfg.Path, cfg); err != nil {
