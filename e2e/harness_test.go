@@ -151,6 +151,13 @@ func (s *server) kill9() {
 	<-s.exited
 }
 
+// kill9Server kills the server process alone, as `kill -9 PID` does: its storage plugin is
+// orphaned and must notice and exit by itself while the next server starts.
+func (s *server) kill9Server() {
+	_ = syscall.Kill(s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.exited
+}
+
 func (s *server) url(path string) string { return "http://" + s.addr + path }
 func (s *server) wsURL() string          { return "ws://" + s.addr + "/v1/ws" }
 
