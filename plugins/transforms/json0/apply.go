@@ -10,7 +10,6 @@ import (
 type undef struct{}
 
 func convertFromText(c *Component) {
-	c.T = "text0"
 	c.set("t")
 	last := c.P[len(c.P)-1]
 	c.P = c.P[:len(c.P)-1]
@@ -66,11 +65,9 @@ func get(elem, key any) any {
 // document as it was without copying it first. nil records nothing.
 type undoLog []func()
 
-func (l *undoLog) add(f func()) {
-	if l != nil {
-		*l = append(*l, f)
-	}
-}
+// add records f. Callers test l for nil first: a closure costs an allocation even when l
+// would drop it.
+func (l *undoLog) add(f func()) { *l = append(*l, f) }
 
 // rollback takes back every change, newest first.
 func (l undoLog) rollback() {
@@ -86,24 +83,28 @@ func setAt(elem, key, v any, log *undoLog) {
 		if !ok {
 			throw("object key must be a string")
 		}
-		if old, had := e.Get(k); had {
-			log.add(func() { e.Set(k, old) })
-		} else {
-			log.add(func() { e.Delete(k) })
+		if log != nil {
+			if old, had := e.Get(k); had {
+				log.add(func() { e.Set(k, old) })
+			} else {
+				log.add(func() { e.Delete(k) })
+			}
 		}
 		e.Set(k, v)
 	case *List:
 		k := key.(int)
 		n := e.Len()
-		if k < n {
-			old := e.At(k)
-			log.add(func() { e.Set(k, old) })
-		} else {
-			log.add(func() {
-				for e.Len() > n {
-					e.Delete(e.Len() - 1)
-				}
-			})
+		if log != nil {
+			if k < n {
+				old := e.At(k)
+				log.add(func() { e.Set(k, old) })
+			} else {
+				log.add(func() {
+					for e.Len() > n {
+						e.Delete(e.Len() - 1)
+					}
+				})
+			}
 		}
 		for e.Len() <= k {
 			e.Append(nil)
@@ -234,7 +235,9 @@ func applyAt(elem, key any, c Component, log *undoLog, owned bool) {
 		l := elem.(*List)
 		i := min(key.(int), l.Len())
 		l.Insert(i, insert(c.Li))
-		log.add(func() { l.Delete(i) })
+		if log != nil {
+			log.add(func() { l.Delete(i) })
+		}
 	case c.has("ld"):
 		if !isList {
 			throw("referenced element not a list")
@@ -242,7 +245,9 @@ func applyAt(elem, key any, c Component, log *undoLog, owned bool) {
 		l := elem.(*List)
 		if k := key.(int); k < l.Len() {
 			old := l.Delete(k)
-			log.add(func() { l.Insert(k, old) })
+			if log != nil {
+				log.add(func() { l.Insert(k, old) })
+			}
 		}
 	case c.has("lm"):
 		if !isList {
@@ -258,12 +263,14 @@ func applyAt(elem, key any, c Component, log *undoLog, owned bool) {
 			}
 			to := min(c.Lm, l.Len())
 			l.Insert(to, e)
-			log.add(func() {
-				e := l.Delete(to)
-				if had {
-					l.Insert(k, e)
-				}
-			})
+			if log != nil {
+				log.add(func() {
+					e := l.Delete(to)
+					if had {
+						l.Insert(k, e)
+					}
+				})
+			}
 		}
 	case c.has("oi"):
 		if !isObj {
@@ -279,8 +286,8 @@ func applyAt(elem, key any, c Component, log *undoLog, owned bool) {
 			throw("object key must be a string")
 		}
 		o := elem.(*Object)
-		if at := o.find(k); at >= 0 {
-			old := o.vals[at]
+		if at := o.find(k); at >= 0 && log != nil {
+			old := o.fields[at].v
 			log.add(func() { o.insert(at, k, old) })
 		}
 		o.Delete(k)

@@ -40,6 +40,13 @@ func TestListMatchesSlice(t *testing.T) {
 		if l.Len() != len(ref) {
 			t.Fatalf("op %d: Len %d; want %d", i, l.Len(), len(ref))
 		}
+		if len(ref) > 0 { // near the last edit, and anywhere (find's hint, both ways)
+			for _, at := range []int{min(r.IntN(3)+len(ref)/2, len(ref)-1), r.IntN(len(ref))} {
+				if got := l.At(at); got != ref[at] {
+					t.Fatalf("op %d: At(%d) = %v; want %v", i, at, got, ref[at])
+				}
+			}
+		}
 		if i%500 == 0 && !slices.Equal(l.Values(), ref) {
 			t.Fatalf("op %d: list diverged", i)
 		}

@@ -18,46 +18,123 @@ type TextComp struct {
 	PFirst bool // "p" is encoded before "i"/"d"
 }
 
-// Component is one json0 op component. Keys keeps the order of its fields for encoding.
+// Component is one json0 op component. Its keys keep the order of its fields for encoding.
+// The t field, when there is one, is "text0": ParseOp refuses any other subtype.
 type Component struct {
-	Keys           []string
+	keys           keyList
 	P              []any // string or int
 	Oi, Od, Li, Ld any
 	Lm             int
 	Na             float64
 	Si, Sd         []uint16
-	T              string
 	O              []TextComp
 }
 
 // Op is a json0 op.
 type Op []Component
 
-func (c *Component) has(k string) bool { return slices.Contains(c.Keys, k) }
+// keyList is a component's keys in order, four bits each (an index in keyNames), the first
+// in the low bits: a value, so components copy it for nothing (it was a slice, allocated for
+// each component and each change of its keys; an op's components are most of what an op
+// costs the guest's allocator and GC).
+type keyList uint32
 
-// set adds k to the keys. Like del it makes a new key list: components share theirs (copy
-// does not copy it).
+var keyNames = [...]string{"", "p", "oi", "od", "li", "ld", "lm", "na", "si", "sd", "t", "o"}
+
+// keyCode returns k's index in keyNames, 0 if none.
+func keyCode(k string) keyList {
+	switch k {
+	case "p":
+		return 1
+	case "oi":
+		return 2
+	case "od":
+		return 3
+	case "li":
+		return 4
+	case "ld":
+		return 5
+	case "lm":
+		return 6
+	case "na":
+		return 7
+	case "si":
+		return 8
+	case "sd":
+		return 9
+	case "t":
+		return 10
+	case "o":
+		return 11
+	}
+	return 0
+}
+
+// keysOf returns the key list of ks, which are names in keyNames.
+func keysOf(ks ...string) keyList {
+	var l keyList
+	for i, k := range ks {
+		l |= keyCode(k) << (4 * i)
+	}
+	return l
+}
+
+// Keys returns the component's keys in order.
+func (c *Component) Keys() []string {
+	var out []string
+	for l := c.keys; l != 0; l >>= 4 {
+		out = append(out, keyNames[l&15])
+	}
+	return out
+}
+
+func (c *Component) has(k string) bool {
+	code := keyCode(k)
+	for l := c.keys; l != 0; l >>= 4 {
+		if l&15 == code {
+			return true
+		}
+	}
+	return false
+}
+
+// set adds k to the keys.
 func (c *Component) set(k string) {
-	if !c.has(k) {
-		c.Keys = append(slices.Clip(c.Keys), k)
+	if c.has(k) {
+		return
 	}
-}
-func (c *Component) del(k string) {
-	if i := slices.Index(c.Keys, k); i >= 0 {
-		c.Keys = slices.Delete(slices.Clone(c.Keys), i, i+1)
+	n := 0
+	for l := c.keys; l != 0; l >>= 4 {
+		n++
 	}
+	if n == 8 {
+		panic("json0: too many keys in a component")
+	}
+	c.keys |= keyCode(k) << (4 * n)
 }
 
-// copy returns c with its own path and text0 op; the key list is shared (set and del make a
-// new one).
+func (c *Component) del(k string) {
+	code := keyCode(k)
+	var out keyList
+	n := 0
+	for l := c.keys; l != 0; l >>= 4 {
+		if l&15 != code {
+			out |= (l & 15) << (4 * n)
+			n++
+		}
+	}
+	c.keys = out
+}
+
+// copy returns c with its own path and text0 op.
 func (c Component) copy() Component {
 	c.P = slices.Clone(c.P)
 	c.O = slices.Clone(c.O)
 	return c
 }
 
-// Clone returns a copy of op whose components' paths and key lists are its own (values are
-// shared: nothing modifies them in place).
+// Clone returns a copy of op whose components' paths are its own (values are shared: nothing
+// modifies them in place).
 func (op Op) Clone() Op {
 	out := make(Op, len(op))
 	for i, c := range op {
@@ -118,12 +195,11 @@ func parseOpFast(b []byte) (Op, bool) {
 			return errSlow
 		}
 		// The fields are gathered on the stack, then given to component at their size.
-		var keyBuf [4]string
-		var valBuf [4]any
+		var fieldBuf [4]field
 		var pathBuf [8]any
-		keys, vals, path, pathRead := keyBuf[:0], valBuf[:0], pathBuf[:0], false
+		fields, path, pathRead := fieldBuf[:0], pathBuf[:0], false
 		err := s.Object("value", func(k string) error {
-			if slices.Contains(keys, k) || len(keys) == len(keyBuf) {
+			if fieldIndex(fields, k) >= 0 || len(fields) == len(fieldBuf) {
 				return errSlow
 			}
 			var v any
@@ -153,7 +229,7 @@ func parseOpFast(b []byte) (Op, bool) {
 				})
 				pathRead = true
 			case "oi", "od", "li", "ld":
-				v, err = parseValue(&s, 2)
+				v, err = parseValue(&s, 2, nil)
 			case "lm", "na":
 				if c := s.Peek(); c != '-' && (c < '0' || c > '9') {
 					return errSlow
@@ -167,17 +243,18 @@ func parseOpFast(b []byte) (Op, bool) {
 			default:
 				return errSlow
 			}
-			keys, vals = append(keys, k), append(vals, v)
+			fields = append(fields, field{k, v})
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		f := compFields{keys: slices.Clone(keys), vals: vals, pathRead: pathRead}
+		var p []any
 		if len(path) > 0 {
-			f.path = append(make([]any, 0, len(path)), path...) // as component makes it
+			p = append(make([]any, 0, len(path)), path...) // as component makes it
 		}
-		c, err := f.component(true)
+		f := compFields(fields)
+		c, err := f.component(p, pathRead)
 		op = append(op, c)
 		return err
 	})
@@ -203,39 +280,29 @@ func nonNegFloat(f float64) (int, bool) {
 }
 
 // compFields is a component object's fields, in order, each key once.
-type compFields struct {
-	keys []string
-	vals []any
-	// path is the decoded path (strings and ints) when pathRead; the value at "p" is then unused.
-	path     []any
-	pathRead bool
-}
+type compFields []field
 
-func (f *compFields) get(k string) any {
-	for i, x := range f.keys {
-		if x == k {
-			return f.vals[i]
-		}
+func (f compFields) get(k string) any {
+	if i := fieldIndex(f, k); i >= 0 {
+		return f[i].v
 	}
 	return nil
 }
-
-func (f *compFields) has(k string) bool { return slices.Contains(f.keys, k) }
 
 func parseComponent(v any) (Component, error) {
 	o, ok := v.(*Object)
 	if !ok {
 		return Component{}, invalidf("not an object")
 	}
-	f := compFields{keys: o.Keys, vals: o.vals}
-	return f.component(false)
+	return compFields(o.fields).component(nil, false)
 }
 
-// component builds and checks the component; owned says it may keep f.keys.
-func (f *compFields) component(owned bool) (Component, error) {
+// component builds and checks the component. When pathRead, path is its decoded path (strings
+// and ints, which it keeps) and the value at "p" is unused.
+func (f compFields) component(path []any, pathRead bool) (Component, error) {
 	var c Component
-	if f.pathRead {
-		c.P = f.path
+	if pathRead {
+		c.P = path
 	} else {
 		pl, ok := f.get("p").(*List)
 		if !ok {
@@ -260,8 +327,8 @@ func (f *compFields) component(owned bool) (Component, error) {
 	// The instructions (keys other than p), sorted, must be one of allowed.
 	var sorted [2]string
 	n := 0
-	for _, k := range f.keys {
-		if k != "p" {
+	for i := range f {
+		if k := f[i].k; k != "p" {
 			if n < len(sorted) {
 				sorted[n] = k
 			}
@@ -273,17 +340,15 @@ func (f *compFields) component(owned bool) (Component, error) {
 	}
 	if n == 0 || n > 2 || !slices.ContainsFunc(allowed, func(a []string) bool { return slices.Equal(a, sorted[:n]) }) {
 		var ins []string
-		for _, k := range f.keys {
-			if k != "p" {
+		for i := range f {
+			if k := f[i].k; k != "p" {
 				ins = append(ins, k)
 			}
 		}
 		return c, invalidf("invalid or missing instruction %v", ins)
 	}
-	if owned {
-		c.Keys = slices.Clip(f.keys) // no spare capacity, like a clone: set appends to it
-	} else {
-		c.Keys = slices.Clone(f.keys)
+	for i := range f {
+		c.keys |= keyCode(f[i].k) << (4 * i) // at most 3 keys here, all in keyNames
 	}
 	last := any(nil)
 	if len(c.P) > 0 {
@@ -333,7 +398,6 @@ func (f *compFields) component(owned bool) (Component, error) {
 		if t != "text0" {
 			return c, invalidf("unknown subtype %s", AppendValue(nil, f.get("t")))
 		}
-		c.T = t
 		ol, ok := f.get("o").(*List)
 		if !ok {
 			return c, invalidf("text0 op must be an array")
@@ -352,7 +416,7 @@ func (f *compFields) component(owned bool) (Component, error) {
 func parseTextComp(v any) (TextComp, error) {
 	var t TextComp
 	o, ok := v.(*Object)
-	if !ok || len(o.Keys) != 2 {
+	if !ok || o.Len() != 2 {
 		return t, invalidf("text0 component must be {p, i} or {p, d}")
 	}
 	p, _ := o.Get("p")
@@ -361,7 +425,7 @@ func parseTextComp(v any) (TextComp, error) {
 		return t, invalidf("text0 component position must be a non-negative integer")
 	}
 	t.P = n
-	t.PFirst = o.Keys[0] == "p"
+	t.PFirst = o.Key(0) == "p"
 	i, _ := o.Get("i")
 	d, _ := o.Get("d")
 	if s, ok := i.(string); ok {
@@ -390,10 +454,11 @@ func (op Op) String() string { return string(op.AppendJSON(nil)) }
 
 func (c *Component) appendJSON(b []byte) []byte {
 	b = append(b, '{')
-	for i, k := range c.Keys {
-		if i > 0 {
+	for l := c.keys; l != 0; l >>= 4 {
+		if l != c.keys {
 			b = append(b, ',')
 		}
+		k := keyNames[l&15]
 		b = appendString(b, k)
 		b = append(b, ':')
 		switch k {
@@ -416,7 +481,7 @@ func (c *Component) appendJSON(b []byte) []byte {
 		case "sd":
 			b = appendUTF16(b, c.Sd)
 		case "t":
-			b = appendString(b, c.T)
+			b = append(b, `"text0"`...)
 		case "o":
 			b = appendTextOp(b, c.O)
 		}

@@ -7,8 +7,8 @@ func containers(v any, seen map[any]bool) {
 	switch x := v.(type) {
 	case *Object:
 		seen[x] = true
-		for _, e := range x.vals {
-			containers(e, seen)
+		for _, f := range x.fields {
+			containers(f.v, seen)
 		}
 	case *List:
 		seen[x] = true

@@ -55,7 +55,7 @@ func appendOwned(dest []Component, c Component) []Component {
 	}
 	if pathMatches(c.P, last.P) {
 		switch {
-		case c.has("t") && last.has("t") && c.T == last.T:
+		case c.has("t") && last.has("t"):
 			last.O = textCompose(last.O, c.O)
 			if c.textish() {
 				p := c.P
@@ -71,7 +71,7 @@ func appendOwned(dest []Component, c Component) []Component {
 				dest = append(dest, extra...)
 			}
 		case last.has("na") && c.has("na"):
-			dest[n] = Component{Keys: []string{"p", "na"}, P: last.P, Na: last.Na + c.Na}
+			dest[n] = Component{keys: keysOf("p", "na"), P: last.P, Na: last.Na + c.Na}
 		case last.has("li") && !c.has("li") && c.has("ld") && jsStrictEqValue(c.Ld, last.Li):
 			if last.has("ld") {
 				last.del("li")
@@ -167,7 +167,7 @@ func transformComponent(dest []Component, c, otherC Component, left bool) []Comp
 		pc, po := pAt(c.P, common), pAt(otherC.P, common)
 		switch {
 		case oc.has("t"):
-			if c.has("t") && c.T == oc.T {
+			if c.has("t") {
 				res := text0.transform(c.O, oc.O, left)
 				if c.textish() {
 					p := c.P
@@ -327,7 +327,7 @@ func transformComponent(dest []Component, c, otherC Component, left bool) []Comp
 		case otherC.has("oi"):
 			if c.has("oi") && strictEq(pc, po) {
 				if left {
-					dest = appendComp(dest, Component{Keys: []string{"p", "od"}, P: c.P, Od: otherC.Oi})
+					dest = appendComp(dest, Component{keys: keysOf("p", "od"), P: c.P, Od: otherC.Oi})
 				} else {
 					return dest
 				}
@@ -383,10 +383,9 @@ func Invert(op Op) Op {
 	out := make(Op, 0, len(op))
 	for i := len(op) - 1; i >= 0; i-- {
 		c := op[i]
-		r := Component{Keys: []string{"p"}, P: slices.Clone(c.P)}
+		r := Component{keys: keysOf("p"), P: slices.Clone(c.P)}
 		if c.has("t") {
-			r.Keys = append(r.Keys, "t", "o")
-			r.T = c.T
+			r.keys = keysOf("p", "t", "o")
 			for j := len(c.O) - 1; j >= 0; j-- {
 				t := c.O[j]
 				r.O = append(r.O, TextComp{P: t.P, S: t.S, Ins: !t.Ins})

@@ -28,15 +28,21 @@ func invalidf(format string, args ...any) error {
 
 // A value is nil (null), bool, float64, string, *List or *Object.
 
-// Object is a JSON object with ordered keys. Its values are kept in a slice beside the keys,
+// Object is a JSON object with ordered keys. Its fields (key and value) are kept in one slice,
 // found by a linear scan while the object is small and through an index past smallObject keys:
 // a document of many small records then holds no map per record (a map costs a WASM guest
 // hundreds of bytes and the garbage collector a scan per record, which dominated an op's cost
-// on a 1 MB document).
+// on a 1 MB document), and one array per record, not one for keys and one for values (what
+// the guest's garbage collector marks at each cycle is the live documents' objects).
 type Object struct {
-	Keys []string
-	vals []any          // vals[i] is the value at Keys[i]
-	idx  map[string]int // key -> position, when len(Keys) > smallObject
+	fields []field
+	idx    map[string]int // key -> position, when len(fields) > smallObject
+}
+
+// field is one key of an Object and its value.
+type field struct {
+	k string
+	v any
 }
 
 // smallObject is how many keys an Object holds before it indexes them.
@@ -45,7 +51,10 @@ const smallObject = 8
 func newObject() *Object { return &Object{} }
 
 // Len returns the number of keys.
-func (o *Object) Len() int { return len(o.Keys) }
+func (o *Object) Len() int { return len(o.fields) }
+
+// Key returns the i-th key (0 <= i < Len).
+func (o *Object) Key(i int) string { return o.fields[i].k }
 
 // find returns k's position, or -1.
 func (o *Object) find(k string) int {
@@ -55,8 +64,8 @@ func (o *Object) find(k string) int {
 		}
 		return -1
 	}
-	for i, x := range o.Keys {
-		if x == k {
+	for i := range o.fields {
+		if o.fields[i].k == k {
 			return i
 		}
 	}
@@ -66,7 +75,7 @@ func (o *Object) find(k string) int {
 // Get returns the value at k.
 func (o *Object) Get(k string) (any, bool) {
 	if i := o.find(k); i >= 0 {
-		return o.vals[i], true
+		return o.fields[i].v, true
 	}
 	return nil, false
 }
@@ -74,21 +83,15 @@ func (o *Object) Get(k string) (any, bool) {
 // Set sets k, appending it when new.
 func (o *Object) Set(k string, v any) {
 	if i := o.find(k); i >= 0 {
-		o.vals[i] = v
+		o.fields[i].v = v
 		return
 	}
-	o.insert(len(o.Keys), k, v)
+	o.insert(len(o.fields), k, v)
 }
 
 // insert puts the new key k with v at position at.
 func (o *Object) insert(at int, k string, v any) {
-	if at == len(o.Keys) {
-		o.Keys = append(o.Keys, k)
-		o.vals = append(o.vals, v)
-	} else {
-		o.Keys = slices.Insert(o.Keys, at, k)
-		o.vals = slices.Insert(o.vals, at, v)
-	}
+	o.fields = slices.Insert(o.fields, at, field{k, v})
 	o.reindex(at)
 }
 
@@ -96,13 +99,13 @@ func (o *Object) insert(at int, k string, v any) {
 // outgrows smallObject).
 func (o *Object) reindex(i int) {
 	if o.idx == nil {
-		if len(o.Keys) <= smallObject {
+		if len(o.fields) <= smallObject {
 			return
 		}
-		o.idx, i = make(map[string]int, len(o.Keys)), 0
+		o.idx, i = make(map[string]int, len(o.fields)), 0
 	}
-	for ; i < len(o.Keys); i++ {
-		o.idx[o.Keys[i]] = i
+	for ; i < len(o.fields); i++ {
+		o.idx[o.fields[i].k] = i
 	}
 }
 
@@ -112,9 +115,8 @@ func (o *Object) Delete(k string) {
 	if i < 0 {
 		return
 	}
-	// New arrays, as before: a caller may still hold the old key list.
-	o.Keys = append(o.Keys[:i:i], o.Keys[i+1:]...)
-	o.vals = append(o.vals[:i:i], o.vals[i+1:]...)
+	// A new array, as before: a caller may still hold the old one.
+	o.fields = append(o.fields[:i:i], o.fields[i+1:]...)
 	if o.idx != nil {
 		delete(o.idx, k)
 		o.reindex(i)
@@ -131,9 +133,9 @@ func Clone(v any) any {
 		}
 		return NewList(a)
 	case *Object:
-		o := &Object{Keys: slices.Clone(x.Keys), vals: make([]any, len(x.vals))}
-		for i, e := range x.vals {
-			o.vals[i] = Clone(e)
+		o := &Object{fields: slices.Clone(x.fields)}
+		for i := range o.fields {
+			o.fields[i].v = Clone(o.fields[i].v)
 		}
 		if x.idx != nil {
 			o.idx = maps.Clone(x.idx)
@@ -149,7 +151,7 @@ func Clone(v any) any {
 // more (docs/plugins.md).
 func ParseValue(b []byte) (any, error) {
 	s := jsonscan.New(b)
-	v, err := parseValue(&s, 0)
+	v, err := parseValue(&s, 0, keyInterner{})
 	if err == nil {
 		err = s.End("value")
 	}
@@ -161,41 +163,57 @@ func ParseValue(b []byte) (any, error) {
 
 const maxDepth = 1000
 
-func parseValue(s *jsonscan.Scanner, depth int) (any, error) {
+// keyInterner gives the objects of one document one string per distinct key: a document of
+// many records holds each key once, not once per record (fewer objects for the guest's GC to
+// mark at each cycle). nil interns nothing.
+type keyInterner map[string]string
+
+func (m keyInterner) intern(k string) string {
+	if m == nil {
+		return k
+	}
+	if x, ok := m[k]; ok {
+		return x
+	}
+	m[k] = k
+	return k
+}
+
+func parseValue(s *jsonscan.Scanner, depth int, keys keyInterner) (any, error) {
 	if depth > maxDepth {
 		return nil, errors.New("too deep")
 	}
 	switch c := s.Peek(); {
 	case c == '{':
-		// A small object's fields are gathered on the stack, then copied to arrays of their
+		// A small object's fields are gathered on the stack, then copied to an array of their
 		// exact size: two allocations, whatever its number of keys.
-		var kb [smallObject]string
-		var vb [smallObject]any
-		keys, vals := kb[:0], vb[:0]
+		var fb [smallObject]field
+		fields := fb[:0]
 		var o *Object
 		err := s.Object("value", func(k string) error {
-			v, err := parseValue(s, depth+1)
-			switch i := slices.Index(keys, k); {
+			k = keys.intern(k)
+			v, err := parseValue(s, depth+1, keys)
+			switch i := fieldIndex(fields, k); {
 			case o != nil:
 				o.Set(k, v)
 			case i >= 0:
-				vals[i] = v // JSON.parse: the first position, the last value
-			case len(keys) < smallObject:
-				keys, vals = append(keys, k), append(vals, v)
+				fields[i].v = v // JSON.parse: the first position, the last value
+			case len(fields) < smallObject:
+				fields = append(fields, field{k, v})
 			default:
-				o = &Object{Keys: slices.Clone(keys), vals: slices.Clone(vals)}
+				o = &Object{fields: slices.Clone(fields)}
 				o.Set(k, v)
 			}
 			return err
 		})
 		if o == nil {
-			o = &Object{Keys: slices.Clone(keys), vals: slices.Clone(vals)}
+			o = &Object{fields: slices.Clone(fields)}
 		}
 		return o, err
 	case c == '[':
 		var a []any
 		err := s.Array("value", func() error {
-			v, err := parseValue(s, depth+1)
+			v, err := parseValue(s, depth+1, keys)
 			a = append(a, v)
 			return err
 		})
@@ -210,6 +228,16 @@ func parseValue(s *jsonscan.Scanner, depth int) (any, error) {
 		return nil, nil
 	}
 	return parseNumber(s)
+}
+
+// fieldIndex returns the position of key k in fs, or -1.
+func fieldIndex(fs []field, k string) int {
+	for i := range fs {
+		if fs[i].k == k {
+			return i
+		}
+	}
+	return -1
 }
 
 // parseNumber reads a number (anything else is refused by Value) as a float64.
@@ -264,19 +292,32 @@ func AppendValue(b []byte, v any) []byte {
 		return append(b, ']')
 	case *Object:
 		b = append(b, '{')
-		for i, k := range objectKeys(x) {
-			if i > 0 {
-				b = append(b, ',')
+		if keys := objectKeys(x); keys != nil {
+			for i, k := range keys {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendString(b, k)
+				b = append(b, ':')
+				v, _ := x.Get(k)
+				b = AppendValue(b, v)
 			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			v, _ := x.Get(k)
-			b = AppendValue(b, v)
+		} else {
+			for i := range x.fields {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendString(b, x.fields[i].k)
+				b = append(b, ':')
+				b = AppendValue(b, x.fields[i].v)
+			}
 		}
 		return append(b, '}')
 	}
 	return append(b, "null"...)
 }
+
+func isArrayIndex(k string) bool { _, ok := arrayIndex(k); return ok }
 
 // arrayIndex reports whether k is a canonical array index, which JavaScript orders first.
 func arrayIndex(k string) (uint64, bool) {
@@ -295,20 +336,22 @@ func arrayIndex(k string) (uint64, bool) {
 	return n, true
 }
 
+// objectKeys returns o's keys in JavaScript's order: nil when that is o's own order (no key is
+// an array index).
 func objectKeys(o *Object) []string {
 	var idx []string
-	for _, k := range o.Keys {
-		if _, ok := arrayIndex(k); ok {
+	for i := range o.fields {
+		if k := o.fields[i].k; isArrayIndex(k) {
 			idx = append(idx, k)
 		}
 	}
 	if len(idx) == 0 {
-		return o.Keys
+		return nil
 	}
 	sort.Slice(idx, func(i, j int) bool { a, _ := arrayIndex(idx[i]); c, _ := arrayIndex(idx[j]); return a < c })
 	out := idx
-	for _, k := range o.Keys {
-		if _, ok := arrayIndex(k); !ok {
+	for i := range o.fields {
+		if k := o.fields[i].k; !isArrayIndex(k) {
 			out = append(out, k)
 		}
 	}
@@ -433,8 +476,8 @@ func equal(a, b any) bool {
 		if !ok || x.Len() != y.Len() {
 			return false
 		}
-		for i, k := range x.Keys {
-			v := x.vals[i]
+		for i := range x.fields {
+			k, v := x.fields[i].k, x.fields[i].v
 			w, ok := y.Get(k)
 			if !ok || !equal(v, w) {
 				return false
