@@ -301,3 +301,27 @@ func TestAuthorizerHotSwapUnderLoad(t *testing.T) {
 	t.Logf("acked: alice %d, bob %d, mallory %d (refused %d); log %d ops",
 		len(writers[0].acked), len(writers[1].acked), len(writers[2].acked), writers[2].denied, len(log.Ops))
 }
+
+// TestManagementAuthorizerHotSwap: the management API's authorizer module is picked up from
+// disk like the main one: allow-all lets anyone list, acl with an empty config then refuses.
+func TestManagementAuthorizerHotSwap(t *testing.T) {
+	plugins := filepath.Join(filepath.Dir(binPath), "plugins")
+	module := filepath.Join(t.TempDir(), "mgmt.wasm")
+	copyFile(t, filepath.Join(plugins, "allow-all.wasm"), module)
+	s := startServer(t, "", "--config", writeConfig(t, "plugins:\n  watchInterval: 100ms\n  management: {module: "+module+"}\n"))
+	list := func() int { return httpJSONAuth(t, "GET", s.url("/v1/admin/docs"), "anyone", nil, nil) }
+	if got := list(); got != 200 {
+		t.Fatalf("admin list under allow-all: %d", got)
+	}
+	copyFile(t, filepath.Join(plugins, "acl.wasm"), module)
+	deadline := time.Now().Add(10 * time.Second)
+	for list() != 403 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the management authorizer was never swapped\n%s", s.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(s.log.String(), "management authorizer swapped") {
+		t.Fatalf("no swap logged\n%s", s.log.String())
+	}
+}

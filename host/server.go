@@ -469,14 +469,26 @@ func (s *Server) loadAuthorizerModule(ctx context.Context, mc ModuleConfig) (*lo
 // on the old one, new calls use the new one, cached decisions are dropped. A module that fails
 // to load leaves the old one serving.
 func (s *Server) reloadAuthorizer(ctx context.Context) error {
-	la, err := s.loadAuthorizer(ctx)
+	return s.swapAuthorizer(ctx, s.authz, s.cfg.Plugins.Authorizer, "authorizer", s.checker.Reset)
+}
+
+// reloadManagement does the same for the management API's authorizer (plugins.management),
+// whose decisions are not cached.
+func (s *Server) reloadManagement(ctx context.Context) error {
+	return s.swapAuthorizer(ctx, s.mgmt, s.cfg.Plugins.Management, "management authorizer", nil)
+}
+
+func (s *Server) swapAuthorizer(ctx context.Context, into *authorizerAdapter, mc ModuleConfig, what string, reset func()) error {
+	la, err := s.loadAuthorizerModule(ctx, mc)
 	if err != nil {
-		s.log.Error("authorizer reload failed; the previous module keeps serving", "err", err)
+		s.log.Error(what+" reload failed; the previous module keeps serving", "err", err)
 		return err
 	}
-	old := s.authz.cur.Swap(la)
-	s.checker.Reset()
-	s.log.Info("authorizer swapped", "module", s.cfg.Plugins.Authorizer.Module)
+	old := into.cur.Swap(la)
+	if reset != nil {
+		reset()
+	}
+	s.log.Info(what+" swapped", "module", mc.Module)
 	if old != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		_ = old.a.Close(cctx) // waits for calls in flight
@@ -500,8 +512,11 @@ func (s *Server) watchPlugins(ctx context.Context, reload <-chan struct{}) {
 		}
 		return fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
 	}
-	const authz = "\x00authorizer"
+	const authz, mgmt = "\x00authorizer", "\x00management"
 	refs := map[string]string{authz: s.cfg.Plugins.Authorizer.Module}
+	if s.mgmt != nil {
+		refs[mgmt] = s.cfg.Plugins.Management.Module
+	}
 	for docType, mc := range s.cfg.Plugins.Engines {
 		refs[docType] = mc.Module
 	}
@@ -510,9 +525,12 @@ func (s *Server) watchPlugins(ctx context.Context, reload <-chan struct{}) {
 		last[k] = stamp(ref)
 	}
 	reloadOne := func(k string) {
-		if k == authz {
+		switch k {
+		case authz:
 			_ = s.reloadAuthorizer(ctx)
-		} else {
+		case mgmt:
+			_ = s.reloadManagement(ctx)
+		default:
 			_ = s.reloadEngine(ctx, k)
 		}
 	}
