@@ -177,6 +177,11 @@ func (op Op) AppendJSON(b []byte) []byte { return op.appendJSON(b, false) }
 func (op Op) AppendCanonical(b []byte) []byte { return op.appendJSON(b, true) }
 
 func (op Op) appendJSON(b []byte, canonical bool) []byte {
+	if cap(b)-len(b) < 64 {
+		// Grow once for a typical op instead of doubling from nothing (allocations are what
+		// a Go guest pays most for).
+		b = append(make([]byte, 0, len(b)+16+48*len(op)), b...)
+	}
 	b = append(b, `{"ops":[`...)
 	for i := range op {
 		if i > 0 {

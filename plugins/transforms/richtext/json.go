@@ -107,7 +107,7 @@ func (p *parser) value(depth int) Value {
 		return Value{Kind: String, Str: p.str()}
 	case c == '[':
 		p.i++
-		v := Value{Kind: Array, Arr: []Value{}}
+		v := Value{Kind: Array, Arr: make([]Value, 0, 4)}
 		p.ws()
 		if p.i < len(p.b) && p.b[p.i] == ']' {
 			p.i++
@@ -130,7 +130,7 @@ func (p *parser) value(depth int) Value {
 		return v
 	case c == '{':
 		p.i++
-		v := Value{Kind: Object, Obj: []Member{}}
+		v := Value{Kind: Object, Obj: make([]Member, 0, 2)}
 		p.ws()
 		if p.i < len(p.b) && p.b[p.i] == '}' {
 			p.i++
@@ -142,12 +142,15 @@ func (p *parser) value(depth int) Value {
 				p.err = true
 				break
 			}
-			k := p.str()
-			if !validKey(k) {
-				p.err = true
-				break
+			key, ok := p.plainKey()
+			if !ok {
+				k := p.str()
+				if !validKey(k) {
+					p.err = true
+					break
+				}
+				key = string(utf16.Decode(k))
 			}
-			key := string(utf16.Decode(k))
 			p.ws()
 			if p.i >= len(p.b) || p.b[p.i] != ':' {
 				p.err = true
@@ -255,9 +258,51 @@ func hexval(c byte) rune {
 	return -1
 }
 
+// knownKeys are the keys of Quill deltas, returned without allocating.
+var knownKeys = [...]string{"ops", "insert", "retain", "delete", "attributes", "bold", "italic", "underline", "strike", "link", "color", "background", "header", "list", "align", "code", "image"}
+
+// plainKey reads an object key at p.i (at the opening quote) when it is printable ASCII
+// without escapes, the usual case; ok is false (and p.i unchanged) otherwise.
+func (p *parser) plainKey() (string, bool) {
+	j := p.i + 1
+	for j < len(p.b) {
+		c := p.b[j]
+		if c == '"' {
+			raw := p.b[p.i+1 : j]
+			p.i = j + 1
+			for _, k := range knownKeys {
+				if string(raw) == k {
+					return k, true
+				}
+			}
+			return string(raw), true
+		}
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			return "", false
+		}
+		j++
+	}
+	return "", false
+}
+
 // str parses a string at p.i (at the opening quote) into UTF-16 code units.
 func (p *parser) str() []uint16 {
 	p.i++
+	// Printable ASCII without escapes, the usual case: one allocation of the right size.
+	for j := p.i; j < len(p.b); j++ {
+		c := p.b[j]
+		if c == '"' {
+			out := make([]uint16, j-p.i)
+			for k, c := range p.b[p.i:j] {
+				out[k] = uint16(c)
+			}
+			p.i = j + 1
+			return out
+		}
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			break
+		}
+	}
 	out := []uint16{}
 	for p.i < len(p.b) {
 		c := p.b[p.i]
@@ -374,8 +419,15 @@ func arrayIndex(k string) (uint64, bool) {
 	if k == "" || len(k) > 10 || (k[0] == '0' && len(k) > 1) {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(k, 10, 64)
-	if err != nil || n >= 1<<32-1 {
+	var n uint64
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c < '0' || c > '9' {
+			return 0, false // (strconv would allocate an error here, on every key)
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if n >= 1<<32-1 {
 		return 0, false
 	}
 	return n, true
