@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/opstream/opstream/pluginsdk/jsonscan"
 )
 
 // Kind is the type of a JSON value.
@@ -261,48 +263,43 @@ func hexval(c byte) rune {
 // knownKeys are the keys of Quill deltas, returned without allocating.
 var knownKeys = [...]string{"ops", "insert", "retain", "delete", "attributes", "bold", "italic", "underline", "strike", "link", "color", "background", "header", "list", "align", "code", "image"}
 
-// plainKey reads an object key at p.i (at the opening quote) when it is printable ASCII
-// without escapes, the usual case; ok is false (and p.i unchanged) otherwise.
-func (p *parser) plainKey() (string, bool) {
-	j := p.i + 1
-	for j < len(p.b) {
-		c := p.b[j]
-		if c == '"' {
-			raw := p.b[p.i+1 : j]
-			p.i = j + 1
-			for _, k := range knownKeys {
-				if string(raw) == k {
-					return k, true
-				}
-			}
-			return string(raw), true
-		}
-		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-			return "", false
-		}
-		j++
+// plainRun returns the contents of the string at p.i (at the opening quote) when they are
+// ASCII without escapes, the usual case, and moves past it; ok is false (p.i unchanged)
+// otherwise.
+func (p *parser) plainRun() (raw []byte, ok bool) {
+	rest := p.b[p.i+1:]
+	n, nonASCII := jsonscan.StringRun(rest)
+	if nonASCII || n >= len(rest) || rest[n] != '"' {
+		return nil, false
 	}
-	return "", false
+	p.i += n + 2
+	return rest[:n], true
+}
+
+// plainKey reads an object key at p.i with plainRun, interning Quill's keys.
+func (p *parser) plainKey() (string, bool) {
+	raw, ok := p.plainRun()
+	if !ok {
+		return "", false
+	}
+	for _, k := range knownKeys {
+		if string(raw) == k {
+			return k, true
+		}
+	}
+	return string(raw), true
 }
 
 // str parses a string at p.i (at the opening quote) into UTF-16 code units.
 func (p *parser) str() []uint16 {
-	p.i++
-	// Printable ASCII without escapes, the usual case: one allocation of the right size.
-	for j := p.i; j < len(p.b); j++ {
-		c := p.b[j]
-		if c == '"' {
-			out := make([]uint16, j-p.i)
-			for k, c := range p.b[p.i:j] {
-				out[k] = uint16(c)
-			}
-			p.i = j + 1
-			return out
+	if raw, ok := p.plainRun(); ok {
+		out := make([]uint16, len(raw)) // one allocation of the right size
+		for k, c := range raw {
+			out[k] = uint16(c)
 		}
-		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-			break
-		}
+		return out
 	}
+	p.i++
 	out := []uint16{}
 	for p.i < len(p.b) {
 		c := p.b[p.i]
