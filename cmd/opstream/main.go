@@ -11,6 +11,7 @@ import (
 )
 
 func main() {
+	withSteadySysmon(os.Args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -18,6 +18,8 @@ import (
 	"io"
 	"log/slog"
 	mathrand "math/rand/v2"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -52,6 +54,7 @@ type Result struct {
 
 type config struct {
 	addr, scenario, docType, token string
+	cpuProfile                     string
 	clients, docs, conns           int
 	duration                       time.Duration
 	json                           bool
@@ -73,6 +76,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.json, "json", false, "print the summary as one JSON line")
 	fs.StringVar(&cfg.docType, "doc-type", "text", "document type; ops are [\"x\"] (insert x at 0, ot-text-unicode)")
 	fs.StringVar(&cfg.token, "token", "", "bearer token")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to `FILE` (to see what the client side costs)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
@@ -105,6 +109,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if !cfg.json {
 			fmt.Fprintf(stderr, "bench: %d documents; writers multiplexed over %d connections, readers over %d\n", cfg.docs, cfg.conns, cfg.conns)
 		}
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench: cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res := b.measure(ctx)
 	if cfg.json {
