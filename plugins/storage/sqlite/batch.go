@@ -12,8 +12,7 @@ const batchRows = 64
 
 // Kinds of multi-row statement.
 const (
-	stmtLogInsert  = iota // into the op log file
-	stmtOpsInsert         // into the main database's ops, ignoring rows already there
+	stmtOpsInsert  = iota // into the main database's ops, ignoring rows already there
 	stmtDocsUpsert        // the main database's document heads, never moving backwards
 	stmtKinds
 )
@@ -25,18 +24,11 @@ type batchStmts struct {
 	s [stmtKinds][batchRows + 1]*sql.Stmt
 }
 
-func (b *batchStmts) prepare(ctx context.Context, logDB, mainDB *sql.DB) error {
+func (b *batchStmts) prepare(ctx context.Context, db *sql.DB) error {
 	for kind := range stmtKinds {
-		db := mainDB
-		if kind == stmtLogInsert {
-			db = logDB
-		}
 		for n := 1; n <= batchRows; n++ {
 			var q string
 			switch kind {
-			case stmtLogInsert:
-				q = `INSERT INTO log (seq, tenant, id, type, epoch, revision, client_id, client_seq, data, ts) VALUES ` +
-					rows("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", n)
 			case stmtOpsInsert:
 				q = `INSERT OR IGNORE INTO ops (tenant, id, revision, client_id, seq, data, ts) VALUES ` +
 					rows("(?, ?, ?, ?, ?, ?, ?)", n)

@@ -1,11 +1,15 @@
 package sqlite
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -16,9 +20,6 @@ import (
 // of documents that have nothing waiting in the log (they are read back from the main database
 // on their next append).
 const maxCachedDocs = 100_000
-
-// deleteChunk is how many compacted log rows one delete removes while holding the append lock.
-const deleteChunk = 2048
 
 // docState is what the provider knows about one document beyond the main database: its head and
 // its ops still in the log file. Guarded by state.mu.
@@ -129,9 +130,9 @@ func (st *state) commit(ctx context.Context, req *storage.AppendRequest) (*stora
 		first int64 // seq of its first op
 	}
 	var (
-		acc  []accepted
-		args []any
-		seq  = st.nextSeq
+		acc []accepted
+		seq = st.nextSeq
+		buf = st.wbuf[:0]
 	)
 	for i := range req.Appends {
 		a := &req.Appends[i]
@@ -157,9 +158,8 @@ func (st *state) commit(ctx context.Context, req *storage.AppendRequest) (*stora
 			h.typ = a.Type
 		}
 		acc = append(acc, accepted{a: a, h: h, first: seq})
-		for _, op := range a.Ops {
-			args = append(args, seq, a.Doc.Tenant, a.Doc.ID, h.typ, int64(max(h.epoch, a.Epoch)), op.Revision, op.ClientID,
-				int64(op.Seq), nonNil(op.Data), op.UnixMillis)
+		for j := range a.Ops {
+			buf = appendOpRecord(buf, seq, a.Doc, h.typ, max(h.epoch, a.Epoch), &a.Ops[j])
 			seq++
 		}
 		res.Revision = a.ExpectedRevision + int64(len(a.Ops))
@@ -167,16 +167,11 @@ func (st *state) commit(ctx context.Context, req *storage.AppendRequest) (*stora
 	if len(acc) == 0 {
 		return resp, nil, nil
 	}
-	tx, err := st.log.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, nil, dbErr(ctx, "append: begin", err)
+	if cap(buf) <= 1<<20 {
+		st.wbuf = buf
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := st.batch.multiRow(ctx, tx, stmtLogInsert, 10, args); err != nil {
-		return nil, nil, dbErr(ctx, "append: insert ops", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, nil, dbErr(ctx, "append: commit", err)
+	if err := st.writeLog(buf); err != nil {
+		return nil, nil, err
 	}
 	st.nextSeq = seq
 
@@ -249,7 +244,7 @@ func (st *state) compactor() {
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if err := st.compact(ctx); err != nil {
+		if err := st.compact(ctx, false); err != nil {
 			st.logf("compaction failed (retried later): %v", err)
 		}
 		cancel()
@@ -265,32 +260,36 @@ type pending struct {
 	ops   []logOp
 }
 
-// compact moves every op now in the log into the main database, then deletes them from the log.
-func (st *state) compact(ctx context.Context) error {
+// compact seals the op log's current segment (unless it is empty), moves every op in the
+// sealed segments into the main database and removes those segments. With final set (at close)
+// no new segment is started: appends are over.
+func (st *state) compact(ctx context.Context, final bool) error {
 	st.cmu.Lock()
 	defer st.cmu.Unlock()
+	cut, err := st.seal(final)
+	if err != nil {
+		return err
+	}
+	if len(st.sealed) == 0 {
+		return nil
+	}
 	st.mu.RLock()
-	var (
-		work []pending
-		cut  int64
-	)
+	var work []pending
 	for k, ds := range st.docs {
 		n := 0
-		for n < len(ds.tail) && ds.tail[n].seq <= st.durableSeq {
+		for n < len(ds.tail) && ds.tail[n].seq <= cut {
 			n++
 		}
 		if n == 0 {
 			continue
 		}
 		work = append(work, pending{k: k, ds: ds, typ: ds.typ, epoch: ds.epoch, ops: ds.tail[:n:n]})
-		cut = max(cut, ds.tail[n-1].seq)
 	}
 	st.mu.RUnlock()
-	if len(work) == 0 {
-		return nil
-	}
-	if err := st.moveToMain(ctx, work); err != nil {
-		return err
+	if len(work) > 0 {
+		if err := st.moveToMain(ctx, work); err != nil {
+			return err
+		}
 	}
 	st.mu.Lock()
 	for _, w := range work {
@@ -320,7 +319,71 @@ func (st *state) compact(ctx context.Context) error {
 		}
 	}
 	st.mu.Unlock()
-	return st.deleteCompacted(ctx, cut)
+	return st.removeSealed()
+}
+
+// seal makes the current segment durable and starts the next one (none when final), so that
+// everything up to the returned seq is in sealed segments. Called with cmu held.
+func (st *state) seal(final bool) (cut int64, err error) {
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	cut = st.nextSeq - 1
+	cur := st.seg.Load()
+	if cur == nil || cur.size == 0 && !final {
+		return cut, nil
+	}
+	if err := cur.f.Sync(); err != nil {
+		err = fmt.Errorf("sqlite: fsync of the op log failed, restart the provider: %w: %w", err, storage.ErrUnavailable)
+		st.broken = err
+		return 0, err
+	}
+	st.sealed = append(st.sealed, cur)
+	if final {
+		st.seg.Store(nil)
+		return cut, nil
+	}
+	next, err := createSegment(st.cfg, cur.n+1)
+	if err != nil {
+		// Appends go on in the sealed segment; compaction tries again later.
+		st.sealed = st.sealed[:len(st.sealed)-1]
+		return 0, err
+	}
+	st.seg.Store(next)
+	return cut, nil
+}
+
+// removeSealed removes the sealed segments, whose ops are all in the main database now, and
+// syncs the directory so that a crash does not bring them back (that would be harmless for
+// ops, INSERT OR IGNORE, but could undo a later delete's tombstone order). Called with cmu held.
+func (st *state) removeSealed() error {
+	for len(st.sealed) > 0 {
+		s := st.sealed[0]
+		s.f.Close()
+		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("compact: remove op log segment: %w", err)
+		}
+		st.sealed = st.sealed[1:]
+	}
+	st.sealed = nil
+	return syncDir(filepath.Dir(st.cfg.Path))
+}
+
+// writeLog appends encoded records to the current segment. Called with wmu held. A failed write
+// leaves the segment in an unknown state: appends are refused from then on.
+func (st *state) writeLog(b []byte) error {
+	cur := st.seg.Load()
+	if cur == nil {
+		return fmt.Errorf("sqlite: closed: %w", storage.ErrUnavailable)
+	}
+	n, err := cur.f.Write(b)
+	cur.size += int64(n)
+	if err != nil {
+		err = fmt.Errorf("sqlite: write to the op log failed, restart the provider: %w: %w", err, storage.ErrUnavailable)
+		st.logger.Error("op log write failed; appends refused until restart", "err", err)
+		st.broken = err
+		return err
+	}
+	return nil
 }
 
 // moveToMain writes documents' ops and heads into the main database in one transaction, sorted
@@ -359,82 +422,110 @@ func (st *state) moveToMain(ctx context.Context, work []pending) error {
 	return nil
 }
 
-// deleteCompacted deletes the log rows up to seq in chunks, taking the append lock for each so
-// that appends wait for one chunk at most.
-func (st *state) deleteCompacted(ctx context.Context, upTo int64) error {
-	for {
-		st.wmu.Lock()
-		if st.deleted >= upTo || st.closedLog {
-			st.wmu.Unlock()
-			return nil
-		}
-		to := min(upTo, st.deleted+deleteChunk)
-		_, err := st.log.ExecContext(ctx, `DELETE FROM log WHERE seq <= ?`, to)
-		if err == nil {
-			st.deleted = to
-		}
-		st.wmu.Unlock()
-		if err != nil {
-			return dbErr(ctx, "compact: delete from log", err)
-		}
-	}
-}
-
-// recoverLog compacts whatever the log file holds (the provider stopped before compacting it)
-// into the main database and empties the log. It runs at open, before anything else.
+// recoverLog moves whatever the op log holds (the provider stopped before compacting it) into
+// the main database, in order, and removes it; then it starts a new segment. An op log file of
+// the previous format (opstream.oplog.db) is recovered first. It runs at open, before anything
+// else.
 func (st *state) recoverLog(ctx context.Context) error {
-	var last int64
-	for {
-		rs, err := st.log.QueryContext(ctx, `SELECT seq, tenant, id, type, epoch, revision, client_id, client_seq, data, ts
-			FROM log WHERE seq > ? ORDER BY seq LIMIT 16384`, last)
-		if err != nil {
-			return dbErr(ctx, "recover log", err)
-		}
-		byDoc := make(map[storage.DocKey]*pending)
-		n := 0
-		for rs.Next() {
-			var (
-				o         logOp
-				k         storage.DocKey
-				typ       string
-				epoch, cs int64
-			)
-			if err := rs.Scan(&o.seq, &k.Tenant, &k.ID, &typ, &epoch, &o.op.Revision, &o.op.ClientID, &cs, &o.op.Data, &o.op.UnixMillis); err != nil {
-				rs.Close()
-				return dbErr(ctx, "recover log", err)
-			}
-			o.op.Seq = uint64(cs)
-			w := byDoc[k]
-			if w == nil {
-				w = &pending{k: k, typ: typ}
-				byDoc[k] = w
-			}
-			w.epoch = max(w.epoch, uint64(epoch))
-			w.ops = append(w.ops, o)
-			last = o.seq
-			n++
-		}
-		err = rs.Err()
-		rs.Close()
-		if err != nil {
-			return dbErr(ctx, "recover log", err)
-		}
-		if n == 0 {
-			break
+	if err := st.recoverLegacyLog(ctx); err != nil {
+		return err
+	}
+	ns, err := st.cfg.listSegments()
+	if err != nil {
+		return err
+	}
+	var (
+		byDoc   = make(map[storage.DocKey]*pending)
+		n, docs int
+		last    int64
+	)
+	flush := func() error {
+		if len(byDoc) == 0 {
+			return nil
 		}
 		work := make([]pending, 0, len(byDoc))
 		for _, w := range byDoc {
 			slices.SortFunc(w.ops, func(a, b logOp) int { return cmp.Compare(a.op.Revision, b.op.Revision) })
 			work = append(work, *w)
 		}
-		if err := st.moveToMain(ctx, work); err != nil {
-			return err
+		clear(byDoc)
+		docs += len(work)
+		return st.moveToMain(ctx, work)
+	}
+	for i, sn := range ns {
+		path := st.cfg.segmentPath(sn)
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("recover op log: %w", err)
 		}
-		st.logf("recovered %d ops of %d documents from the op log file", n, len(work))
+		rr := recordReader{r: bufio.NewReaderSize(f, 1<<16)}
+		for {
+			rec, err := rr.next()
+			if err == io.EOF {
+				break
+			}
+			if errors.Is(err, errTorn) && i == len(ns)-1 {
+				// The end of the last segment: a write the crash cut short, never acknowledged.
+				if fi, serr := f.Stat(); serr == nil {
+					st.logger.Warn("op log ends with an incomplete record (a write cut short by a crash, never acknowledged); dropped",
+						"segment", path, "bytes", fi.Size()-rr.off)
+				}
+				break
+			}
+			if err != nil {
+				f.Close()
+				return fmt.Errorf("recover op log segment %s: %w", path, err)
+			}
+			last = max(last, rec.seq)
+			if rec.kind == recTombstone {
+				// Everything of the document before this record was deleted: finish the delete.
+				delete(byDoc, rec.k)
+				if err := flush(); err != nil {
+					f.Close()
+					return err
+				}
+				if err := st.deleteFromMain(ctx, rec.k); err != nil {
+					f.Close()
+					return err
+				}
+				continue
+			}
+			w := byDoc[rec.k]
+			if w == nil {
+				w = &pending{k: rec.k, typ: rec.typ}
+				byDoc[rec.k] = w
+			}
+			w.epoch = max(w.epoch, rec.epoch)
+			w.ops = append(w.ops, logOp{seq: rec.seq, op: rec.op})
+			if n++; n%16384 == 0 {
+				if err := flush(); err != nil {
+					f.Close()
+					return err
+				}
+			}
+		}
+		f.Close()
 	}
-	if _, err := st.log.ExecContext(ctx, `DELETE FROM log`); err != nil {
-		return dbErr(ctx, "recover log: empty it", err)
+	if err := flush(); err != nil {
+		return err
 	}
-	st.nextSeq, st.deleted = last+1, last
+	if n > 0 {
+		st.logf("recovered %d ops of %d documents from the op log", n, docs)
+	}
+	for _, sn := range ns {
+		if err := os.Remove(st.cfg.segmentPath(sn)); err != nil {
+			return fmt.Errorf("recover op log: %w", err)
+		}
+	}
+	next := int64(1)
+	if len(ns) > 0 {
+		next = ns[len(ns)-1] + 1
+	}
+	seg, err := createSegment(st.cfg, next) // syncs the directory, removals included
+	if err != nil {
+		return err
+	}
+	st.seg.Store(seg)
+	st.nextSeq = last + 1
 	return nil
 }

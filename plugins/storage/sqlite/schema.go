@@ -67,22 +67,6 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-// logSchema is the op log file's schema (user_version 1): ops in the order they were appended,
-// with what compaction needs to create their document in the main database.
-const logSchema = `CREATE TABLE IF NOT EXISTS log (
-	seq INTEGER PRIMARY KEY,
-	tenant TEXT NOT NULL,
-	id TEXT NOT NULL,
-	type TEXT NOT NULL,
-	epoch INTEGER NOT NULL,
-	revision INTEGER NOT NULL,
-	client_id TEXT NOT NULL,
-	client_seq INTEGER NOT NULL,
-	data BLOB NOT NULL,
-	ts INTEGER NOT NULL
-);
-PRAGMA user_version = 1;`
-
 // stmts are the prepared statements of the main database: writer statements on its writer,
 // readers on the pool.
 type stmts struct {

@@ -37,7 +37,6 @@ type Provider struct {
 type state struct {
 	cfg    Config
 	lock   *os.File // holds the exclusive lock on cfg.Path + ".lock"
-	log    *sql.DB  // the op log file, one connection
 	main   *sql.DB  // the main database's writer, one connection
 	reader *sql.DB  // read-only pool on the main database
 	stmts  stmts
@@ -50,23 +49,22 @@ type state struct {
 	cmu sync.Mutex
 	dmu sync.RWMutex
 	// Guarded by wmu.
-	nextSeq   int64 // seq of the next op appended to the log
-	deleted   int64 // log rows with seq <= deleted are gone
-	closed    bool  // appends refused
-	closedLog bool  // the log file is closed
-	broken    error // set by the syncer when an fsync failed: appends refused
+	nextSeq int64  // seq of the next record appended to the log
+	closed  bool   // appends refused
+	broken  error  // set when a write or fsync of the log failed: appends refused
+	wbuf    []byte // reused encoding buffer
+	// seg is the op log segment appends go to (nil once closed); it changes with wmu held and
+	// the syncer reads it. sealed are the segments compaction is moving (guarded by cmu).
+	seg    atomic.Pointer[segment]
+	sealed []*segment
 
 	sync syncQueue
-	// The syncer's: the log's WAL file, open for fsync.
-	wal     *os.File
-	walInfo os.FileInfo
 
-	mu         sync.RWMutex
-	docs       map[storage.DocKey]*docState
-	tailOps    int       // ops in the log, not yet compacted
-	tailBytes  int       // their data
-	tailSince  time.Time // when the oldest of them arrived; zero when none
-	durableSeq int64     // log rows up to this seq are durable
+	mu        sync.RWMutex
+	docs      map[storage.DocKey]*docState
+	tailOps   int       // ops in the log, not yet compacted
+	tailBytes int       // their data
+	tailSince time.Time // when the oldest of them arrived; zero when none
 
 	kick chan struct{} // wakes the compactor
 	stop chan struct{} // closed to stop it
@@ -154,15 +152,6 @@ func open(ctx context.Context, cfg Config) (_ *state, err error) {
 	if err := migrate(ctx, st.main); err != nil {
 		return nil, fmt.Errorf("migrate %s: %w", cfg.Path, err)
 	}
-	// The log commits without fsync; the syncer fsyncs its WAL once for many commits.
-	logCfg := cfg
-	logCfg.Synchronous = "normal"
-	if st.log, err = openWriter(cfg.logPath(), logCfg); err != nil {
-		return nil, err
-	}
-	if _, err := st.log.ExecContext(ctx, logSchema); err != nil {
-		return nil, fmt.Errorf("create op log in %s: %w", cfg.logPath(), err)
-	}
 	if st.reader, err = sql.Open("sqlite", dsn(cfg.Path, cfg, true)); err != nil {
 		return nil, fmt.Errorf("open %s for reading: %w", cfg.Path, err)
 	}
@@ -171,16 +160,12 @@ func open(ctx context.Context, cfg Config) (_ *state, err error) {
 	if err := st.stmts.prepare(ctx, st.main, st.reader); err != nil {
 		return nil, fmt.Errorf("prepare statements: %w", err)
 	}
-	if err := st.batch.prepare(ctx, st.log, st.main); err != nil {
+	if err := st.batch.prepare(ctx, st.main); err != nil {
 		return nil, fmt.Errorf("prepare batch statements: %w", err)
 	}
 	if err := st.recoverLog(ctx); err != nil {
 		return nil, err
 	}
-	if err := syncDir(filepath.Dir(cfg.Path)); err != nil {
-		return nil, err
-	}
-	st.durableSeq = st.nextSeq - 1
 	go st.syncer()
 	go st.compactor()
 	return st, nil
@@ -205,14 +190,11 @@ func (st *state) close() error {
 	st.closed = true
 	st.wmu.Unlock()
 	st.sync.close()
-	if st.wal != nil {
-		st.wal.Close()
-	}
 	close(st.stop)
 	<-st.done
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := st.compact(ctx)
+	err := st.compact(ctx, true)
 	return errors.Join(err, st.closeFiles())
 }
 
@@ -226,10 +208,9 @@ func (st *state) closeFiles() error {
 		}
 	}
 	st.wmu.Lock()
-	if st.log != nil {
-		errs = append(errs, st.log.Close())
+	if seg := st.seg.Swap(nil); seg != nil {
+		errs = append(errs, seg.f.Close())
 	}
-	st.closedLog = true
 	st.wmu.Unlock()
 	if st.lock != nil {
 		errs = append(errs, st.lock.Close())
@@ -474,17 +455,40 @@ func (p *Provider) Delete(ctx context.Context, k storage.DocKey) error {
 	if st.closed {
 		return fmt.Errorf("delete %s: closed: %w", k, storage.ErrUnavailable)
 	}
-	st.mu.RLock()
-	_, inMem := st.docs[k]
-	st.mu.RUnlock()
-	if inMem {
-		if _, err := st.log.ExecContext(ctx, `DELETE FROM log WHERE tenant = ? AND id = ?`, k.Tenant, k.ID); err != nil {
-			return dbErr(ctx, "delete "+k.String()+" from the op log", err)
-		}
-		if err := syncFile(st.cfg.logPath() + "-wal"); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("delete %s: sync the op log: %w", k, err)
+	if st.broken != nil {
+		return fmt.Errorf("delete %s: %w", k, st.broken)
+	}
+	// The tombstone goes first, durably: should the process die before the main database's rows
+	// are gone, the next open finishes the delete, and it never brings back the document's
+	// earlier ops still in the log.
+	st.wbuf = appendTombstone(st.wbuf[:0], st.nextSeq, k)
+	if err := st.writeLog(st.wbuf); err != nil {
+		return fmt.Errorf("delete %s: %w", k, err)
+	}
+	st.nextSeq++
+	if cur := st.seg.Load(); cur != nil {
+		if err := cur.f.Sync(); err != nil {
+			st.broken = fmt.Errorf("sqlite: fsync of the op log failed, restart the provider: %w: %w", err, storage.ErrUnavailable)
+			return fmt.Errorf("delete %s: %w", k, st.broken)
 		}
 	}
+	if err := st.deleteFromMain(ctx, k); err != nil {
+		return err
+	}
+	st.mu.Lock()
+	if ds := st.docs[k]; ds != nil {
+		st.tailOps -= len(ds.tail)
+		for _, o := range ds.tail {
+			st.tailBytes -= len(o.op.Data)
+		}
+		delete(st.docs, k)
+	}
+	st.mu.Unlock()
+	return nil
+}
+
+// deleteFromMain deletes a document's rows from the main database in one transaction.
+func (st *state) deleteFromMain(ctx context.Context, k storage.DocKey) error {
 	tx, err := st.main.BeginTx(ctx, nil)
 	if err != nil {
 		return dbErr(ctx, "delete: begin", err)
@@ -498,15 +502,6 @@ func (p *Provider) Delete(ctx context.Context, k storage.DocKey) error {
 	if err := tx.Commit(); err != nil {
 		return dbErr(ctx, "delete: commit", err)
 	}
-	st.mu.Lock()
-	if ds := st.docs[k]; ds != nil {
-		st.tailOps -= len(ds.tail)
-		for _, o := range ds.tail {
-			st.tailBytes -= len(o.op.Data)
-		}
-		delete(st.docs, k)
-	}
-	st.mu.Unlock()
 	return nil
 }
 
@@ -579,7 +574,7 @@ func (p *Provider) Health(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
-	for _, db := range []*sql.DB{st.log, st.main} {
+	for _, db := range []*sql.DB{st.main} {
 		tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: proves we can write
 		if err != nil {
 			return dbErr(ctx, "health", fmt.Errorf("%w: %w", err, storage.ErrUnavailable))

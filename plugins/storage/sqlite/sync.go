@@ -88,7 +88,7 @@ func (st *state) syncer() {
 		}
 		var syncErr error
 		if last > 0 && st.cfg.Synchronous == "full" {
-			syncErr = st.syncWAL()
+			syncErr = st.syncLog()
 		}
 		if syncErr != nil {
 			// What is in the log may not be on disk, and the heads in memory have moved past
@@ -119,7 +119,6 @@ func (st *state) syncer() {
 					}
 				}
 			}
-			st.durableSeq = max(st.durableSeq, last)
 			st.mu.Unlock()
 		}
 		for _, it := range items {
@@ -128,38 +127,16 @@ func (st *state) syncer() {
 	}
 }
 
-// syncWAL fsyncs the log file's WAL, where committed transactions are in synchronous=NORMAL
-// mode. The WAL stays the same file while the provider's connection is open; should SQLite have
-// replaced or removed it, the file is reopened (a removed WAL was checkpointed into the
-// database file, which is synced then).
-func (st *state) syncWAL() error {
-	path := st.cfg.logPath() + "-wal"
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return syncFile(st.cfg.logPath())
-	case err != nil:
-		return err
+// syncLog fsyncs the op log's current segment. A segment that compaction sealed and closed
+// meanwhile was fsynced whole when sealed.
+func (st *state) syncLog() error {
+	cur := st.seg.Load()
+	if cur == nil {
+		return nil
 	}
-	if st.wal == nil || !os.SameFile(fi, st.walInfo) {
-		if st.wal != nil {
-			st.wal.Close()
-			st.wal = nil
-		}
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
-		if err != nil {
-			return err
-		}
-		st.wal, st.walInfo = f, fi
+	err := cur.f.Sync()
+	if errors.Is(err, os.ErrClosed) {
+		return nil
 	}
-	return st.wal.Sync()
-}
-
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
+	return err
 }
