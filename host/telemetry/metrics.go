@@ -42,7 +42,7 @@ var (
 // part wired without telemetry needs no checks). The Prometheus names they export under are in
 // docs/observability.md.
 type Metrics struct {
-	opsProcessed     metric.Int64Counter
+	opsProcessed     fastCounter
 	opsRejected      metric.Int64Counter
 	applyDuration    metric.Float64Histogram
 	transforms       metric.Int64Histogram
@@ -51,7 +51,7 @@ type Metrics struct {
 	backplanePublish metric.Float64Histogram
 	fanOut           metric.Int64Histogram
 	docPeers         metric.Int64Histogram
-	wasmCalls        metric.Int64Counter
+	wasmCalls        fastCounter
 	wasmTraps        metric.Int64Counter
 	pluginRestarts   metric.Int64Counter
 	leaseAcquired    metric.Int64Counter
@@ -77,11 +77,37 @@ type Metrics struct {
 type opts struct {
 	add []metric.AddOption
 	rec []metric.RecordOption
+	obs []metric.ObserveOption
 }
 
 func newOpts(s attribute.Set) *opts {
 	o := metric.WithAttributeSet(s)
-	return &opts{add: []metric.AddOption{o}, rec: []metric.RecordOption{o}}
+	return &opts{add: []metric.AddOption{o}, rec: []metric.RecordOption{o}, obs: []metric.ObserveOption{o}}
+}
+
+// fastCounter is a monotonic counter for the per-op hot path: it sums in an atomic per label
+// value and the collector reads the sums (an observable counter). The SDK's synchronous
+// Int64Counter.Add resolves and deduplicates the attribute set and takes a lock on every call:
+// ~4% of the server's CPU at 16,000 ops/s for the two counters bumped once per op.
+type fastCounter struct {
+	inst metric.Int64ObservableCounter
+	sums sync.Map // *opts -> *atomic.Int64
+}
+
+func (c *fastCounter) add(o *opts) {
+	if v, ok := c.sums.Load(o); ok {
+		v.(*atomic.Int64).Add(1)
+		return
+	}
+	v, _ := c.sums.LoadOrStore(o, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+func (c *fastCounter) observe(o metric.Observer) {
+	c.sums.Range(func(k, v any) bool {
+		o.ObserveInt64(c.inst, v.(*atomic.Int64).Load(), k.(*opts).obs...)
+		return true
+	})
 }
 
 // NewMetrics creates the instruments on meter.
@@ -112,12 +138,17 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 		errs = append(errs, err)
 		return h
 	}
+	fast := func(c *fastCounter, name, unit, desc string) {
+		var err error
+		c.inst, err = meter.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		errs = append(errs, err)
+	}
 	gauge := func(name, unit, desc string) metric.Int64ObservableGauge {
 		g, err := meter.Int64ObservableGauge(name, metric.WithUnit(unit), metric.WithDescription(desc))
 		errs = append(errs, err)
 		return g
 	}
-	m.opsProcessed = counter("opstream.ops.processed", "{op}", "Ops applied, made durable and acknowledged, by engine.")
+	fast(&m.opsProcessed, "opstream.ops.processed", "{op}", "Ops applied, made durable and acknowledged, by engine.")
 	m.opsRejected = counter("opstream.ops.rejected", "{op}", "Ops refused, by protocol error code.")
 	m.applyDuration = seconds("opstream.op.apply.duration", "Time from an op reaching its document to its acknowledgement, by engine.")
 	m.transforms = count("opstream.op.transforms", "{op}", "Concurrent ops each submitted op was rebased over.")
@@ -126,7 +157,7 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 	m.backplanePublish = seconds("opstream.backplane.publish.duration", "Backplane publish latency, by outcome.")
 	m.fanOut = count("opstream.fanout.size", "{peer}", "Peers each op was sent to.")
 	m.docPeers = count("opstream.document.peers", "{peer}", "Peers on a document, sampled at each join and leave.")
-	m.wasmCalls = counter("opstream.wasm.calls", "{call}", "Calls into WASM modules, by plugin.")
+	fast(&m.wasmCalls, "opstream.wasm.calls", "{call}", "Calls into WASM modules, by plugin.")
 	m.wasmTraps = counter("opstream.wasm.traps", "{trap}", "WASM calls that trapped or hit their deadline, by plugin.")
 	m.pluginRestarts = counter("opstream.plugin.restarts", "{restart}", "Plugin restarts (storage subprocess, WASM instance reset), by plugin.")
 	m.leaseAcquired = counter("opstream.lease.acquired", "{lease}", "Document ownership leases acquired by this node.")
@@ -140,6 +171,14 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 	m.webhookQueue = gauge("opstream.webhook.queue.length", "{event}", "Webhook events queued for delivery.")
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("create metrics: %w", err)
+	}
+	// Lives as long as the meter: nothing unregisters it.
+	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		m.opsProcessed.observe(o)
+		m.wasmCalls.observe(o)
+		return nil
+	}, m.opsProcessed.inst, m.wasmCalls.inst); err != nil {
+		return nil, fmt.Errorf("register counter callbacks: %w", err)
 	}
 	return m, nil
 }
@@ -157,7 +196,7 @@ func (m *Metrics) OpProcessed(ctx context.Context, engine string) {
 	if m == nil {
 		return
 	}
-	m.opsProcessed.Add(ctx, 1, m.engine.opt(engine).add...)
+	m.opsProcessed.add(m.engine.opt(engine))
 }
 
 // OpRejected counts an op refused with a protocol error code (InvalidOp, Forbidden,
@@ -233,7 +272,7 @@ func (m *Metrics) WasmCall(ctx context.Context, plugin string, trapped bool) {
 		return
 	}
 	opt := m.plugin.opt(plugin)
-	m.wasmCalls.Add(ctx, 1, opt.add...)
+	m.wasmCalls.add(opt)
 	if trapped {
 		m.wasmTraps.Add(ctx, 1, opt.add...)
 	}
