@@ -17,9 +17,11 @@ type module struct {
 	next  uint32
 	frame [][]byte // reused by split
 
-	parser OpParser            // e, when it implements OpParser
-	parsed map[string]ParsedOp // decoded concurrent ops by their bytes, bounded by maxParsed
-	out    []byte              // reused encoding buffer
+	parser  OpParser            // e, when it implements OpParser
+	rebaser OpRebaser           // e, when it implements OpRebaser
+	parsed  map[string]ParsedOp // decoded concurrent ops by their bytes, bounded by maxParsed
+	others  []ParsedOp          // reused: the decoded concurrent ops of one apply, for RebaseOp
+	out     []byte              // reused encoding buffer
 }
 
 // maxParsed bounds the cache of decoded concurrent ops.
@@ -39,6 +41,7 @@ func newModule(e Engine) (*module, wasm.Manifest, error) {
 	mod := &module{e: e, docs: make(map[uint32]Doc)}
 	if p, ok := e.(OpParser); ok {
 		mod.parser, mod.parsed = p, make(map[string]ParsedOp)
+		mod.rebaser, _ = e.(OpRebaser)
 	}
 	return mod, m, nil
 }
@@ -117,6 +120,7 @@ func (m *module) rebase(in []byte, side int32) ([]byte, byte, []byte) {
 
 // applyParsed is apply for engines that implement OpParser and docs that implement OpApplier:
 // the op stays decoded through every transform step, and concurrent ops come from the cache.
+// With an OpRebaser the op is decoded by ParseOpScratch and rebased in one RebaseOp call.
 func (m *module) applyParsed(d OpApplier, side int32, in []byte) (byte, []byte) {
 	if side != wasm.SideLeft && side != wasm.SideRight {
 		return wasm.StatusError, fmt.Appendf(nil, "side %d is neither 0 (left) nor 1 (right)", side)
@@ -128,23 +132,28 @@ func (m *module) applyParsed(d OpApplier, side int32, in []byte) (byte, []byte) 
 	if len(frames) == 0 {
 		return wasm.StatusError, []byte("no op in the input")
 	}
-	op, err := m.parser.ParseOp(frames[0])
+	var op ParsedOp
+	if m.rebaser != nil {
+		op, err = m.rebaser.ParseOpScratch(frames[0])
+	} else {
+		op, err = m.parser.ParseOp(frames[0])
+	}
 	if err != nil {
 		return status(err), []byte(err.Error())
 	}
-	for i, c := range frames[1:] {
-		other, ok := m.parsed[string(c)]
-		if !ok {
-			if other, err = m.parser.ParseOp(c); err != nil {
+	if m.rebaser != nil {
+		if op, err = m.rebaseParsed(op, frames[1:], Side(side)); err != nil {
+			return status(err), []byte(err.Error())
+		}
+	} else {
+		for i, c := range frames[1:] {
+			other, err := m.parsedOp(c)
+			if err != nil {
 				return status(err), fmt.Appendf(nil, "concurrent op %d: %v", i+1, err)
 			}
-			if len(m.parsed) >= maxParsed {
-				clear(m.parsed)
+			if op, err = m.parser.TransformOp(op, other, Side(side)); err != nil {
+				return status(err), fmt.Appendf(nil, "transform over op %d: %v", i+1, err)
 			}
-			m.parsed[string(c)] = other
-		}
-		if op, err = m.parser.TransformOp(op, other, Side(side)); err != nil {
-			return status(err), fmt.Appendf(nil, "transform over op %d: %v", i+1, err)
 		}
 	}
 	if err := d.ApplyOp(op); err != nil {
@@ -152,6 +161,46 @@ func (m *module) applyParsed(d OpApplier, side int32, in []byte) (byte, []byte) 
 	}
 	m.out = m.parser.AppendOp(m.out[:0], op)
 	return wasm.StatusOK, m.out
+}
+
+// rebaseParsed decodes the concurrent ops (from the cache when it has them) and rebases op over
+// them with one RebaseOp call. Its errors carry the messages of applyParsed's loop.
+func (m *module) rebaseParsed(op ParsedOp, concurrent [][]byte, side Side) (ParsedOp, error) {
+	if len(concurrent) == 0 {
+		return op, nil
+	}
+	others := m.others[:0]
+	for i, c := range concurrent {
+		other, err := m.parsedOp(c)
+		if err != nil {
+			clear(others)
+			return nil, fmt.Errorf("concurrent op %d: %w", i+1, err)
+		}
+		others = append(others, other)
+	}
+	out, i, err := m.rebaser.RebaseOp(op, others, side)
+	clear(others) // keep no evicted op alive
+	m.others = others[:0]
+	if err != nil {
+		return nil, fmt.Errorf("transform over op %d: %w", i+1, err)
+	}
+	return out, nil
+}
+
+// parsedOp returns the concurrent op c decoded, from the cache or by ParseOp (then cached).
+func (m *module) parsedOp(c []byte) (ParsedOp, error) {
+	if other, ok := m.parsed[string(c)]; ok {
+		return other, nil
+	}
+	other, err := m.parser.ParseOp(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.parsed) >= maxParsed {
+		clear(m.parsed)
+	}
+	m.parsed[string(c)] = other
+	return other, nil
 }
 
 func (m *module) split(in []byte) ([][]byte, error) {

@@ -95,3 +95,23 @@ type OpParser interface {
 type OpApplier interface {
 	ApplyOp(op ParsedOp) error
 }
+
+// OpRebaser is an optional OpParser extension for engines whose transforms are cheap next to an
+// allocation (in a WASM guest a small allocation can cost more than a small transform). With it
+// an apply takes the submitted op from ParseOpScratch and rebases it over all the concurrent ops
+// in one RebaseOp call instead of one TransformOp call per op, so the engine can decode and
+// transform into memory it reuses from call to call. Engines without it are called as before.
+//
+// Results of ParseOpScratch and RebaseOp may live in memory the engine owns and reuses: they are
+// valid until the next call of either method, and the SDK only passes them to RebaseOp, AppendOp
+// and the document's ApplyOp within the same apply (ApplyOp must not keep a reference to them).
+type OpRebaser interface {
+	OpParser
+	// ParseOpScratch is ParseOp (the same validation and errors) for the op of one apply.
+	ParseOpScratch(op []byte) (ParsedOp, error)
+	// RebaseOp returns op transformed over others in order: what calling TransformOp over
+	// each in turn returns. op comes from ParseOpScratch and others from ParseOp, so both were
+	// validated already. On error, i is the index in others of the op the step failed over. It
+	// must not modify op or others.
+	RebaseOp(op ParsedOp, others []ParsedOp, side Side) (out ParsedOp, i int, err error)
+}

@@ -61,11 +61,23 @@ func FuzzApplyTransform(f *testing.F) {
 		if right {
 			side = Right
 		}
-		if _, err := Transform(opA, opB, side); err != nil {
+		tr, err := Transform(opA, opB, side)
+		if err != nil {
 			t.Fatalf("Transform of checked ops failed: %v", err)
+		}
+		var rb Rebaser
+		if got := rb.Rebase(opA, []Op{opB, opA}, side); got.String() != must2(Transform(tr, opA, side)).String() {
+			t.Fatalf("Rebase = %s, Transform step by step = %s", got, must2(Transform(tr, opA, side)))
 		}
 		if _, err := Compose(opA, opB); err != nil {
 			t.Fatalf("Compose of checked ops failed: %v", err)
 		}
 	})
+}
+
+func must2(op Op, err error) Op {
+	if err != nil {
+		panic(err)
+	}
+	return op
 }

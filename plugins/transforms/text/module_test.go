@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/opstream/opstream/internal/wasmtest"
+	"github.com/opstream/opstream/plugins/transforms/text"
 	"github.com/opstream/opstream/pluginsdk/wasm"
 )
 
@@ -42,6 +43,23 @@ func TestModule(t *testing.T) {
 	want("apply malformed", st, out, 1, "*")
 	st, out = g.Call(wasm.ExportEngineSnapshot, nil, h)
 	want("snapshot", st, out, 0, `"héllo ACbig 💃"`)
+
+	// Over several concurrent ops (the log since the op's base), and a malformed one (rejected,
+	// the document unchanged).
+	st, out = g.Call(wasm.ExportEngineOpen, []byte(`"abc"`))
+	want("open 2", st, out, 0, "*")
+	h2 := uint64(binary.LittleEndian.Uint32([]byte(out)))
+	for _, op := range []string{`["ab"]`, `[{"d":3},"z"]`, `[3,"q💃"]`} {
+		st, out = g.Call(wasm.ExportEngineApply, wasmtest.Frames(op), h2, 0)
+		want("apply log", st, out, 0, op)
+	}
+	st, out = g.Call(wasm.ExportEngineApply, wasmtest.Frames(`[1,"éé",{"d":1}]`, `["ab"]`, `[{"d":3},"z"]`, `[3,"q💃"]`), h2, uint64(wasm.SideLeft))
+	want("apply over 3", st, out, 0, `["éé",1,{"d":1}]`)
+	st, out = g.Call(wasm.ExportEngineApply, wasmtest.Frames(`[1,"w"]`, `["y"]`, `[1,2]`), h2, uint64(wasm.SideLeft))
+	_, perr := text.ParseOp([]byte(`[1,2]`))
+	want("apply over malformed", st, out, 1, "concurrent op 2: "+perr.Error())
+	st, out = g.Call(wasm.ExportEngineSnapshot, nil, h2)
+	want("snapshot 2", st, out, 0, `"éézcq💃"`)
 
 	st, out = g.Call(wasm.ExportEngineTransform, wasmtest.Frames(`[1,"x"]`, `["ab"]`, `[{"d":1}]`), uint64(wasm.SideLeft))
 	want("transform", st, out, 0, `[2,"x"]`)
@@ -90,5 +108,33 @@ func benchModuleApply(b *testing.B, bin []byte, size int) {
 		if st, out := g.Call(wasm.ExportEngineApply, in, h, 0); st != 0 {
 			b.Fatal(out)
 		}
+	}
+}
+
+// BenchmarkModuleApplyConcurrent: the hot-document case: a 1-char insert at 0 rebased over the
+// ops ordered since its base revision (each an insert near 0), through WASM.
+func BenchmarkModuleApplyConcurrent(b *testing.B) {
+	bin := wasmtest.Build(b, "./wasm")
+	for _, n := range []int{0, 1, 7} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			g := wasmtest.Start(b, bin)
+			_, out := g.Call(wasm.ExportEngineOpen, []byte(`"hello"`))
+			h := uint64(binary.LittleEndian.Uint32([]byte(out)))
+			frames := []string{`["x"]`}
+			for i := range n {
+				if i == 0 {
+					frames = append(frames, `["y"]`)
+				} else {
+					frames = append(frames, `[`+strconv.Itoa(i)+`,"y"]`)
+				}
+			}
+			in := wasmtest.Frames(frames...)
+			b.ReportAllocs()
+			for b.Loop() {
+				if st, out := g.Call(wasm.ExportEngineApply, in, h, 0); st != 0 {
+					b.Fatal(out)
+				}
+			}
+		})
 	}
 }

@@ -16,8 +16,18 @@ const maxLength = 1<<53 - 1
 // alias b. Whitespace is allowed where JSON allows it; anything else that is not exactly the op
 // shape is rejected with an error wrapping ErrInvalid.
 func ParseOp(b []byte) (Op, error) {
+	return ParseOpInto(nil, b)
+}
+
+// ParseOpInto is ParseOp decoding into dst's memory: the op is dst[:0] grown with b's
+// components, so a caller that reuses the result as the next dst parses small ops without
+// allocating (strings of more than one byte are still copied). On error it returns nil.
+func ParseOpInto(dst Op, b []byte) (Op, error) {
+	if dst == nil {
+		dst = make(Op, 0, 4)
+	}
 	p := parser{b: b}
-	op, err := p.op()
+	op, err := p.op(dst[:0])
 	if err != nil {
 		return nil, err
 	}
@@ -66,13 +76,13 @@ func (p *parser) ws() {
 	}
 }
 
-func (p *parser) op() (Op, error) {
+// op reads an op, appending its components to op.
+func (p *parser) op(op Op) (Op, error) {
 	p.ws()
 	if p.i >= len(p.b) || p.b[p.i] != '[' {
 		return nil, p.errf("op must be an array of components")
 	}
 	p.i++
-	op := make(Op, 0, 4)
 	p.ws()
 	if p.i < len(p.b) && p.b[p.i] == ']' {
 		p.i++

@@ -96,7 +96,12 @@ func Transform(op, other Op, side Side) (Op, error) {
 	if err := Check(other); err != nil {
 		return nil, err
 	}
-	out := make(Op, 0, len(op)+2)
+	return transform(make(Op, 0, len(op)+2), op, other, side), nil
+}
+
+// transform appends op transformed over other to out (which must not share memory with op) and
+// returns it: Transform without the checks. Both ops must be well formed (see Check).
+func transform(out, op, other Op, side Side) Op {
 	t := taker{op: op}
 	for _, c2 := range other {
 		switch c2.Kind {
@@ -134,7 +139,7 @@ func Transform(op, other Op, side Side) (Op, error) {
 		}
 		out = appendComponent(out, c)
 	}
-	return trim(out), nil
+	return trim(out)
 }
 
 // Compose returns one op with the effect of a then b (b applies to the document a produces):

@@ -14,20 +14,28 @@ import (
 	"github.com/opstream/opstream/pluginsdk/wasm"
 )
 
-func init() { engine.Register(textEngine{}) }
+func init() { engine.Register(&textEngine{}) }
 
 func main() {}
 
 // version is the engine's version in its manifest.
 const version = "1.0.0"
 
-// textEngine adapts package text to engine.Engine.
-type textEngine struct{}
+// textEngine adapts package text to engine.Engine. Its fields are the scratch memory of
+// engine.OpRebaser: ParsedOp values it hands out are text.Op (from ParseOp, owned by the caller)
+// or *text.Op (pointing into this memory, valid until the next ParseOpScratch or RebaseOp).
+type textEngine struct {
+	scratch text.Op      // the last op from ParseOpScratch
+	rebaser text.Rebaser // holds RebaseOp's results
+	result  text.Op      // the last RebaseOp result (in rebaser's memory)
+	others  []text.Op    // reused: RebaseOp's others, unboxed
+}
 
 var (
-	_ engine.Engine    = textEngine{}
-	_ engine.Composer  = textEngine{}
-	_ engine.OpParser  = textEngine{}
+	_ engine.Engine    = (*textEngine)(nil)
+	_ engine.Composer  = (*textEngine)(nil)
+	_ engine.OpParser  = (*textEngine)(nil)
+	_ engine.OpRebaser = (*textEngine)(nil)
 	_ engine.Doc       = (*doc)(nil)
 	_ engine.OpApplier = (*doc)(nil)
 )
@@ -40,13 +48,13 @@ func invalid(err error) error {
 	return err
 }
 
-func (textEngine) Manifest() wasm.Manifest {
+func (*textEngine) Manifest() wasm.Manifest {
 	return wasm.Manifest{Name: "text", Version: version, DocType: "text", Capabilities: []string{engine.CapabilityCompose}}
 }
 
-func (textEngine) Empty() []byte { return []byte(`""`) }
+func (*textEngine) Empty() []byte { return []byte(`""`) }
 
-func (textEngine) Open(snapshot []byte) (engine.Doc, error) {
+func (*textEngine) Open(snapshot []byte) (engine.Doc, error) {
 	s, err := text.ParseSnapshot(snapshot)
 	if err != nil {
 		return nil, invalid(err)
@@ -54,12 +62,12 @@ func (textEngine) Open(snapshot []byte) (engine.Doc, error) {
 	return &doc{d: text.NewDoc(s)}, nil
 }
 
-func (textEngine) Validate(op []byte) error {
+func (*textEngine) Validate(op []byte) error {
 	_, err := text.ParseOp(op)
 	return invalid(err)
 }
 
-func (textEngine) Transform(op, other []byte, side engine.Side) ([]byte, error) {
+func (*textEngine) Transform(op, other []byte, s engine.Side) ([]byte, error) {
 	a, err := text.ParseOp(op)
 	if err != nil {
 		return nil, invalid(err)
@@ -68,18 +76,14 @@ func (textEngine) Transform(op, other []byte, side engine.Side) ([]byte, error) 
 	if err != nil {
 		return nil, invalid(err)
 	}
-	s := text.Left
-	if side == engine.Right {
-		s = text.Right
-	}
-	out, err := text.Transform(a, b, s)
+	out, err := text.Transform(a, b, side(s))
 	if err != nil {
 		return nil, invalid(err)
 	}
 	return out.AppendJSON(nil), nil
 }
 
-func (textEngine) Compose(a, b []byte) ([]byte, error) {
+func (*textEngine) Compose(a, b []byte) ([]byte, error) {
 	x, err := text.ParseOp(a)
 	if err != nil {
 		return nil, invalid(err)
@@ -95,8 +99,24 @@ func (textEngine) Compose(a, b []byte) ([]byte, error) {
 	return out.AppendJSON(nil), nil
 }
 
+// side maps the SDK's side onto text's.
+func side(s engine.Side) text.Side {
+	if s == engine.Right {
+		return text.Right
+	}
+	return text.Left
+}
+
+// opOf unboxes a ParsedOp this engine handed out.
+func opOf(op engine.ParsedOp) text.Op {
+	if p, ok := op.(*text.Op); ok {
+		return *p
+	}
+	return op.(text.Op)
+}
+
 // ParseOp implements engine.OpParser.
-func (textEngine) ParseOp(op []byte) (engine.ParsedOp, error) {
+func (*textEngine) ParseOp(op []byte) (engine.ParsedOp, error) {
 	o, err := text.ParseOp(op)
 	if err != nil {
 		return nil, invalid(err)
@@ -105,12 +125,8 @@ func (textEngine) ParseOp(op []byte) (engine.ParsedOp, error) {
 }
 
 // TransformOp implements engine.OpParser.
-func (textEngine) TransformOp(op, other engine.ParsedOp, side engine.Side) (engine.ParsedOp, error) {
-	s := text.Left
-	if side == engine.Right {
-		s = text.Right
-	}
-	out, err := text.Transform(op.(text.Op), other.(text.Op), s)
+func (*textEngine) TransformOp(op, other engine.ParsedOp, s engine.Side) (engine.ParsedOp, error) {
+	out, err := text.Transform(opOf(op), opOf(other), side(s))
 	if err != nil {
 		return nil, invalid(err)
 	}
@@ -118,8 +134,31 @@ func (textEngine) TransformOp(op, other engine.ParsedOp, side engine.Side) (engi
 }
 
 // AppendOp implements engine.OpParser.
-func (textEngine) AppendOp(dst []byte, op engine.ParsedOp) []byte {
-	return op.(text.Op).AppendJSON(dst)
+func (*textEngine) AppendOp(dst []byte, op engine.ParsedOp) []byte {
+	return opOf(op).AppendJSON(dst)
+}
+
+// ParseOpScratch implements engine.OpRebaser: it decodes into e.scratch, without allocating for
+// a small op.
+func (e *textEngine) ParseOpScratch(op []byte) (engine.ParsedOp, error) {
+	o, err := text.ParseOpInto(e.scratch, op)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	e.scratch = o
+	return &e.scratch, nil
+}
+
+// RebaseOp implements engine.OpRebaser with text.Rebaser. The ops were checked when decoded, so
+// the steps are not checked again: text.Rebaser cannot fail, and Doc.Apply checks its result.
+func (e *textEngine) RebaseOp(op engine.ParsedOp, others []engine.ParsedOp, s engine.Side) (engine.ParsedOp, int, error) {
+	e.others = e.others[:0]
+	for _, o := range others {
+		e.others = append(e.others, opOf(o))
+	}
+	e.result = e.rebaser.Rebase(opOf(op), e.others, side(s))
+	clear(e.others) // keep no evicted op alive
+	return &e.result, 0, nil
 }
 
 // doc is a live text document.
@@ -134,6 +173,6 @@ func (d *doc) Apply(op []byte) error {
 }
 
 // ApplyOp implements engine.OpApplier.
-func (d *doc) ApplyOp(op engine.ParsedOp) error { return invalid(d.d.Apply(op.(text.Op))) }
+func (d *doc) ApplyOp(op engine.ParsedOp) error { return invalid(d.d.Apply(opOf(op))) }
 
 func (d *doc) Snapshot() []byte { return d.d.AppendSnapshot(nil) }
