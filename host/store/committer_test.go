@@ -50,8 +50,8 @@ func wait(t *testing.T, wg *sync.WaitGroup) {
 // Writers that resubmit a little apart after their acks are merged into one call by the
 // linger; a lone writer is never held back.
 func TestCommitterLingerMergesWriters(t *testing.T) {
-	rec := &recorder{took: 10 * time.Millisecond} // linger up to 5ms (half a call)
-	c := NewCommitter(rec, CommitterConfig{Linger: 20 * time.Millisecond}, nil)
+	rec := &recorder{took: 40 * time.Millisecond} // linger up to 40ms (one call)
+	c := NewCommitter(rec, CommitterConfig{Linger: 80 * time.Millisecond}, nil)
 	defer c.Close(context.Background())
 	var wg sync.WaitGroup
 	enqueue := func(a storage.Append) {
@@ -69,11 +69,14 @@ func TestCommitterLingerMergesWriters(t *testing.T) {
 	enqueue(op("b", 2))
 	enqueue(op("c", 3))
 	wait(t, &wg)
-	// Round 2: the three resubmit 300µs apart: one call, not three.
+	// Round 2: the three resubmit 12ms apart, the last 24ms after the first (more than half
+	// a call's duration, less than one): one call, not three.
 	before := len(rec.snapshot())
 	for i, w := range []string{"a", "b", "c"} {
 		enqueue(op(w, int64(4+i)))
-		time.Sleep(300 * time.Microsecond)
+		if i < 2 {
+			time.Sleep(12 * time.Millisecond)
+		}
 	}
 	wait(t, &wg)
 	calls := rec.snapshot()[before:]
