@@ -153,7 +153,10 @@ type Provider interface {
 	// Load returns a document's head and latest snapshot, or ErrNotFound.
 	Load(ctx context.Context, doc DocKey) (*LoadResponse, error)
 	// PutSnapshot upserts the document's snapshot. A snapshot older than the stored one is
-	// ignored (not an error), so late writers cannot move it backwards.
+	// ignored (not an error), so late writers cannot move it backwards. Load returns it at
+	// once; a provider may make it durable later (the SQLite provider writes snapshots with
+	// its next compaction): a snapshot is derived from the op log, so losing the newest in a
+	// crash costs a longer replay at the next load, never an op.
 	PutSnapshot(ctx context.Context, doc DocKey, snap Snapshot) error
 	// Delete removes a document, its op log and snapshot. Deleting a missing document is not an
 	// error.

@@ -68,7 +68,7 @@ func (st *state) recoverLegacyLog(ctx context.Context) error {
 			slices.SortFunc(w.ops, func(a, b logOp) int { return cmp.Compare(a.op.Revision, b.op.Revision) })
 			work = append(work, *w)
 		}
-		if err := st.moveToMain(ctx, work); err != nil {
+		if err := st.moveToMain(ctx, work, nil); err != nil {
 			return err
 		}
 		st.logf("recovered %d ops of %d documents from the op log file", n, len(work))

@@ -237,7 +237,8 @@ func (st *state) compactor() {
 		case <-st.kick:
 		case <-tick.C:
 			st.mu.RLock()
-			due := !st.tailSince.IsZero() && time.Since(st.tailSince) >= interval
+			due := !st.tailSince.IsZero() && time.Since(st.tailSince) >= interval ||
+				!st.snapsSince.IsZero() && time.Since(st.snapsSince) >= interval
 			st.mu.RUnlock()
 			if !due {
 				continue
@@ -270,7 +271,11 @@ func (st *state) compact(ctx context.Context, final bool) error {
 	if err != nil {
 		return err
 	}
-	if len(st.sealed) == 0 {
+	st.mu.Lock()
+	snaps := st.snaps
+	st.snaps, st.snapsSince = nil, time.Time{}
+	st.mu.Unlock()
+	if len(st.sealed) == 0 && len(snaps) == 0 {
 		return nil
 	}
 	st.mu.RLock()
@@ -286,10 +291,22 @@ func (st *state) compact(ctx context.Context, final bool) error {
 		work = append(work, pending{k: k, ds: ds, typ: ds.typ, epoch: ds.epoch, ops: ds.tail[:n:n]})
 	}
 	st.mu.RUnlock()
-	if len(work) > 0 {
-		if err := st.moveToMain(ctx, work); err != nil {
-			return err
+	if err := st.moveToMain(ctx, work, snaps); err != nil {
+		// Put the snapshots back unless newer ones came meanwhile.
+		st.mu.Lock()
+		for k, ps := range snaps {
+			if cur, ok := st.snaps[k]; !ok || cur.snap.Revision < ps.snap.Revision {
+				if st.snaps == nil {
+					st.snaps = make(map[storage.DocKey]pendingSnap)
+				}
+				st.snaps[k] = ps
+			}
 		}
+		if st.snapsSince.IsZero() {
+			st.snapsSince = time.Now()
+		}
+		st.mu.Unlock()
+		return err
 	}
 	st.mu.Lock()
 	for _, w := range work {
@@ -386,9 +403,12 @@ func (st *state) writeLog(b []byte) error {
 	return nil
 }
 
-// moveToMain writes documents' ops and heads into the main database in one transaction, sorted
-// by document so that each document's pages are dirtied once.
-func (st *state) moveToMain(ctx context.Context, work []pending) error {
+// moveToMain writes documents' ops and heads, and the pending snapshots, into the main database
+// in one transaction, ops sorted by document so that each document's pages are dirtied once.
+func (st *state) moveToMain(ctx context.Context, work []pending, snaps map[storage.DocKey]pendingSnap) error {
+	if len(work) == 0 && len(snaps) == 0 {
+		return nil
+	}
 	slices.SortFunc(work, func(a, b pending) int {
 		return cmp.Or(cmp.Compare(a.k.Tenant, b.k.Tenant), cmp.Compare(a.k.ID, b.k.ID))
 	})
@@ -415,6 +435,15 @@ func (st *state) moveToMain(ctx context.Context, work []pending) error {
 	}
 	if err := st.batch.multiRow(ctx, tx, stmtDocsUpsert, 5, docArgs); err != nil {
 		return dbErr(ctx, "compact: update heads", err)
+	}
+	for k, ps := range snaps {
+		if err := st.writeSnapshot(ctx, tx, k, ps.snap, ps.h); err != nil {
+			if errors.Is(err, storage.ErrInvalid) || errors.Is(err, storage.ErrNotFound) {
+				st.logger.Warn("pending snapshot dropped", "doc", k.String(), "err", err)
+				continue
+			}
+			return err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return dbErr(ctx, "compact: commit", err)
@@ -450,7 +479,7 @@ func (st *state) recoverLog(ctx context.Context) error {
 		}
 		clear(byDoc)
 		docs += len(work)
-		return st.moveToMain(ctx, work)
+		return st.moveToMain(ctx, work, nil)
 	}
 	for i, sn := range ns {
 		path := st.cfg.segmentPath(sn)
