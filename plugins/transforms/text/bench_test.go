@@ -63,3 +63,36 @@ func BenchmarkOpAppendJSON(b *testing.B) {
 		buf = op.AppendJSON(buf[:0])
 	}
 }
+
+// BenchmarkDocSnapshot: AppendSnapshot of a 64 KB or 1 MB document of mixed ASCII and non-ASCII
+// text with a few quotes, into a reused buffer and into a fresh one (nil).
+func BenchmarkDocSnapshot(b *testing.B) {
+	for _, size := range []int{64 << 10, 1 << 20} {
+		text := strings.Repeat("lorem ipsum dolor sit amet, é 💃 ", size/36+1)[:size]
+		d := NewDoc(strings.ToValidUTF8(text, ""))
+		for i := range 16 {
+			if err := d.Apply(Op{SkipN((i + 1) * d.Len() / 20), InsertText(`x"y`)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		name := "64KB"
+		if size == 1<<20 {
+			name = "1MB"
+		}
+		b.Run(name, func(b *testing.B) {
+			var buf []byte
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = d.AppendSnapshot(buf[:0])
+			}
+		})
+		b.Run(name+"/nil", func(b *testing.B) {
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = d.AppendSnapshot(nil)
+			}
+		})
+	}
+}

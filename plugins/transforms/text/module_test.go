@@ -138,3 +138,41 @@ func BenchmarkModuleApplyConcurrent(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkModuleSnapshot: engine_snapshot of a live 64 KB or 1 MB document of mixed ASCII and
+// non-ASCII text through WASM, result reading included: the server takes one every 100 ops.
+// 64KB-escapes is text that needs escaping every few bytes (code: quotes, tabs, newlines).
+func BenchmarkModuleSnapshot(b *testing.B) {
+	bin := wasmtest.Build(b, "./wasm")
+	const prose, code = "lorem ipsum é 💃 ", `\tx := \"a\\b\" // é\n`
+	b.Run("64KB", func(b *testing.B) { benchModuleSnapshot(b, bin, 64<<10, prose) })
+	b.Run("1MB", func(b *testing.B) { benchModuleSnapshot(b, bin, 1<<20, prose) })
+	b.Run("64KB-escapes", func(b *testing.B) { benchModuleSnapshot(b, bin, 64<<10, code) })
+}
+
+// benchModuleSnapshot snapshots a document of piece (JSON-escaped) repeated to size bytes.
+func benchModuleSnapshot(b *testing.B, bin []byte, size int, piece string) {
+	g := wasmtest.Start(b, bin)
+	doc := make([]byte, 0, size+32)
+	doc = append(doc, '"')
+	for len(doc) < size {
+		doc = append(doc, piece...)
+	}
+	doc = append(doc, '"')
+	_, out := g.Call(wasm.ExportEngineOpen, doc)
+	h := uint64(binary.LittleEndian.Uint32([]byte(out)))
+	// A few edits, so the rope's chunks are not all freshly cut.
+	for i := range 16 {
+		in := wasmtest.Frames(`[` + strconv.Itoa((i+1)*size/40) + `,"x\"y"]`)
+		if st, out := g.Call(wasm.ExportEngineApply, in, h, 0); st != 0 {
+			b.Fatal(out)
+		}
+	}
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if st, out := g.Call(wasm.ExportEngineSnapshot, nil, h); st != 0 || len(out) < len(doc) {
+			b.Fatal(st, len(out))
+		}
+	}
+}

@@ -1,10 +1,14 @@
 package text
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/opstream/opstream/pluginsdk/jsonscan"
 )
 
 // ErrInvalid is wrapped by every error about an invalid op or snapshot, or an op that does not
@@ -226,23 +230,82 @@ func appendJSONStringBody[S ~string | ~[]byte](dst []byte, s S) []byte {
 			continue
 		}
 		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
+		dst = appendEscape(dst, c)
 		start = i + 1
 	}
 	return append(dst, s[start:]...)
+}
+
+// appendJSONRuns is appendJSONStringBody for long text (a snapshot's chunks): it copies each run
+// that needs no escaping in one append, and finds the end of a long run 32, then 8 bytes per
+// step (jsonscan.Special8, as jsonscan.StringRun does, but without a call per escape). A byte
+// loop costs several times more per byte in a WASM guest. Short runs (text dense with escapes)
+// are cheaper bytewise, so each run's first 8 bytes are looked at one by one. Ops keep the
+// simple loop: their strings are mostly a few bytes.
+func appendJSONRuns(dst, s []byte) []byte {
+	start, i := 0, 0
+	for i < len(s) {
+		end := min(i+8, len(s))
+		for i < end && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\' {
+			i++
+		}
+		if i == end && i < len(s) { // a long run
+			for i+32 <= len(s) {
+				m := jsonscan.Special8(binary.LittleEndian.Uint64(s[i:])) |
+					jsonscan.Special8(binary.LittleEndian.Uint64(s[i+8:])) |
+					jsonscan.Special8(binary.LittleEndian.Uint64(s[i+16:])) |
+					jsonscan.Special8(binary.LittleEndian.Uint64(s[i+24:]))
+				if m != 0 {
+					break
+				}
+				i += 32
+			}
+			for i+8 <= len(s) {
+				if m := jsonscan.Special8(binary.LittleEndian.Uint64(s[i:])); m != 0 {
+					i += bits.TrailingZeros64(m) >> 3 // s[i] needs escaping: the loop below stops at once
+					break
+				}
+				i += 8
+			}
+			for i < len(s) && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\' {
+				i++
+			}
+		}
+		if i == len(s) {
+			break
+		}
+		c := s[i]
+		dst = append(dst, s[start:i]...)
+		if e := shortEscape[c]; e != 0 {
+			dst = append(dst, '\\', e)
+		} else {
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+		start = i
+	}
+	return append(dst, s[start:]...)
+}
+
+// shortEscape is the letter of each byte's two-character escape; 0 for the other control
+// characters (escaped as \u00XX) and for bytes that need no escaping.
+var shortEscape = [256]byte{'"': '"', '\\': '\\', '\b': 'b', '\f': 'f', '\n': 'n', '\r': 'r', '\t': 't'}
+
+// appendEscape appends the escape of c: '"', '\\' or a control character.
+func appendEscape(dst []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(dst, '\\', c)
+	case '\b':
+		return append(dst, '\\', 'b')
+	case '\f':
+		return append(dst, '\\', 'f')
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	}
+	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 }

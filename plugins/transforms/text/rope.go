@@ -2,6 +2,7 @@ package text
 
 import (
 	"math/bits"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -140,11 +141,13 @@ func (d *Doc) String() string {
 	return sb.String()
 }
 
-// AppendSnapshot appends the document's snapshot (a JSON string) to dst.
+// AppendSnapshot appends the document's snapshot (a JSON string) to dst. It grows dst once to
+// hold the text unescaped; pass a reused buffer to avoid even that.
 func (d *Doc) AppendSnapshot(dst []byte) []byte {
+	dst = slices.Grow(dst, d.bytes+2)
 	dst = append(dst, '"')
-	for _, c := range d.chunks {
-		dst = appendJSONStringBody(dst, c.b)
+	for i := range d.chunks {
+		dst = appendJSONRuns(dst, d.chunks[i].b)
 	}
 	return append(dst, '"')
 }

@@ -29,7 +29,12 @@ type textEngine struct {
 	rebaser text.Rebaser // holds RebaseOp's results
 	result  text.Op      // the last RebaseOp result (in rebaser's memory)
 	others  []text.Op    // reused: RebaseOp's others, unboxed
+	snap    []byte       // reused by doc.Snapshot, for every document (see there)
 }
+
+// maxIdleSnap is the largest snapshot buffer kept between calls: a bigger one is dropped after
+// its call, so one huge document does not pin its size in memory for the instance's lifetime.
+const maxIdleSnap = 4 << 20
 
 var (
 	_ engine.Engine    = (*textEngine)(nil)
@@ -54,12 +59,12 @@ func (*textEngine) Manifest() wasm.Manifest {
 
 func (*textEngine) Empty() []byte { return []byte(`""`) }
 
-func (*textEngine) Open(snapshot []byte) (engine.Doc, error) {
+func (e *textEngine) Open(snapshot []byte) (engine.Doc, error) {
 	s, err := text.ParseSnapshot(snapshot)
 	if err != nil {
 		return nil, invalid(err)
 	}
-	return &doc{d: text.NewDoc(s)}, nil
+	return &doc{d: text.NewDoc(s), e: e}, nil
 }
 
 func (*textEngine) Validate(op []byte) error {
@@ -162,7 +167,10 @@ func (e *textEngine) RebaseOp(op engine.ParsedOp, others []engine.ParsedOp, s en
 }
 
 // doc is a live text document.
-type doc struct{ d *text.Doc }
+type doc struct {
+	d *text.Doc
+	e *textEngine // for its snapshot buffer
+}
 
 func (d *doc) Apply(op []byte) error {
 	o, err := text.ParseOp(op)
@@ -175,4 +183,16 @@ func (d *doc) Apply(op []byte) error {
 // ApplyOp implements engine.OpApplier.
 func (d *doc) ApplyOp(op engine.ParsedOp) error { return invalid(d.d.Apply(opOf(op))) }
 
-func (d *doc) Snapshot() []byte { return d.d.AppendSnapshot(nil) }
+// Snapshot writes into a buffer shared by the engine's documents and reused across calls, so a
+// snapshot of a large document neither allocates nor grows its output. This is safe because
+// the SDK copies the result into its own result buffer before the call returns (engine_snapshot),
+// and a WASM instance runs one call at a time.
+func (d *doc) Snapshot() []byte {
+	out := d.d.AppendSnapshot(d.e.snap[:0])
+	if cap(out) <= maxIdleSnap {
+		d.e.snap = out
+	} else {
+		d.e.snap = nil
+	}
+	return out
+}
