@@ -432,7 +432,10 @@ func (c *Conn) writeLoop(ctx context.Context, ws *websocket.Conn) error {
 				}
 				frame = append(frame, ']')
 			}
-			if err := ws.Write(ctx, websocket.MessageText, frame); err != nil {
+			// No context for the write itself: serve closes ws whenever ctx ends, which ends a
+			// blocked write, and a cancellable context costs coder/websocket a cancellation
+			// watch armed and disarmed per call.
+			if err := ws.Write(context.Background(), websocket.MessageText, frame); err != nil {
 				return fmt.Errorf("write: %w", err)
 			}
 		}
@@ -453,7 +456,7 @@ func (c *Conn) readLoop(ctx context.Context, ws *websocket.Conn) error {
 	var buf bytes.Buffer
 	var out []delivery
 	for {
-		typ, r, err := ws.Reader(ctx)
+		typ, r, err := ws.Reader(context.Background()) // see writeLoop: serve closes ws when ctx ends
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}

@@ -157,7 +157,11 @@ func Serve(ctx context.Context, conn *websocket.Conn, id string, creds auth.Cred
 		defer wg.Done()
 		s.recheckLoop(ctx)
 	}()
+	// Reads take no context (see readLoop): the session ending closes the connection instead,
+	// which ends a read in progress, as coder/websocket itself would on the context's end.
+	stopClose := context.AfterFunc(ctx, func() { conn.CloseNow() })
 	err := s.readLoop(ctx)
+	stopClose()
 	s.leaveAll()
 	cancel()
 	s.out.close()
@@ -194,7 +198,9 @@ func (s *Session) closeWith(err *protocol.Error) {
 
 func (s *Session) readLoop(ctx context.Context) error {
 	for {
-		typ, data, err := s.conn.Read(ctx)
+		// With a cancellable context coder/websocket arms and disarms a cancellation watch
+		// (context.AfterFunc) on every read; Serve closes the connection when ctx ends instead.
+		typ, data, err := s.conn.Read(context.Background())
 		if err != nil {
 			return err
 		}
