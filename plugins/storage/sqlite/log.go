@@ -385,22 +385,30 @@ func (st *state) removeSealed() error {
 	return syncDir(filepath.Dir(st.cfg.Path))
 }
 
-// writeLog appends encoded records to the current segment. Called with wmu held. A failed write
-// leaves the segment in an unknown state: appends are refused from then on.
+// writeLog appends encoded records to the current segment. Called with wmu held. A failed
+// write (a full disk) is cut off again so that the segment ends with whole records, and the
+// request fails with ErrUnavailable; should that fail too, the segment's end is unknown and
+// appends are refused from then on (a record after a torn one would be lost at recovery).
 func (st *state) writeLog(b []byte) error {
 	cur := st.seg.Load()
 	if cur == nil {
 		return fmt.Errorf("sqlite: closed: %w", storage.ErrUnavailable)
 	}
 	n, err := cur.f.Write(b)
-	cur.size += int64(n)
-	if err != nil {
-		err = fmt.Errorf("sqlite: write to the op log failed, restart the provider: %w: %w", err, storage.ErrUnavailable)
+	if err == nil {
+		cur.size += int64(n)
+		return nil
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: write to the op log: %w: %w", err, storage.ErrUnavailable)
+	}
+	if terr := cur.f.Truncate(cur.size); terr != nil {
+		err = fmt.Errorf("sqlite: write to the op log failed and could not be undone, restart the provider: %w: %w", errors.Join(err, terr), storage.ErrUnavailable)
 		st.logger.Error("op log write failed; appends refused until restart", "err", err)
 		st.broken = err
 		return err
 	}
-	return nil
+	return fmt.Errorf("sqlite: write to the op log (undone): %w: %w", err, storage.ErrUnavailable)
 }
 
 // moveToMain writes documents' ops and heads, and the pending snapshots, into the main database

@@ -3,14 +3,18 @@ package sqlite_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/opstream/opstream/plugins/storage/sqlite"
 	"github.com/opstream/opstream/pluginsdk/storage"
@@ -279,4 +283,60 @@ func TestOpenWaitsForHolder(t *testing.T) {
 	}
 	defer p.Close()
 	checkLog(t, p, "a", 3)
+}
+
+// TestFailedWriteIsUndone: a write to the op log that fails halfway (here: past the process's
+// file size limit, as on a full disk) fails its request with Unavailable and is cut off again,
+// so later appends go on and every acknowledged op survives a SIGKILL and recovery.
+func TestFailedWriteIsUndone(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "f.db")
+	c := startPlugin(t, compactingConfig(t, path, 1_000_000, 3_600_000))
+	appendN(t, c, "doc", 0, 10)
+	segs, err := sqlite.ListSegments(path)
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("segments: %v %v", segs, err)
+	}
+	fi, err := os.Stat(sqlite.SegmentPath(path, segs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old unix.Rlimit
+	limit := unix.Rlimit{Cur: uint64(fi.Size()) + 1000, Max: unix.RLIM_INFINITY}
+	if err := unix.Prlimit(c.Pid(), unix.RLIMIT_FSIZE, &limit, &old); err != nil {
+		t.Fatalf("prlimit: %v", err)
+	}
+	big := storage.Op{Revision: 11, ClientID: "c-doc", Seq: 11, Data: make([]byte, 64<<10), UnixMillis: 11}
+	for i := range big.Data {
+		big.Data[i] = 'x'
+	}
+	resp, err := c.Append(t.Context(), &storage.AppendRequest{Appends: []storage.Append{
+		{Doc: storage.DocKey{Tenant: "t", ID: "doc"}, Type: "text", ExpectedRevision: 10, Epoch: 2, Ops: []storage.Op{big}},
+	}})
+	if err == nil && resp.Results[0].Err == nil || err != nil && !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("append past the file size limit: %+v %v, want Unavailable", resp, err)
+	}
+	if fi2, err := os.Stat(sqlite.SegmentPath(path, segs[0])); err != nil || fi2.Size() != fi.Size() {
+		t.Fatalf("segment after the failed write: %v %v, want its old size %d", fi2.Size(), err, fi.Size())
+	}
+	if err := unix.Prlimit(c.Pid(), unix.RLIMIT_FSIZE, &old, nil); err != nil {
+		t.Fatalf("prlimit: %v", err)
+	}
+	if err := c.Health(t.Context()); err != nil {
+		t.Fatalf("health after an undone write: %v", err)
+	}
+	appendN(t, c, "doc", 10, 5)
+	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.Exited() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p := sqlite.New()
+	if err := p.Configure(t.Context(), compactingConfig(t, path, 0, 0)); err != nil {
+		t.Fatalf("reopen after kill: %v", err)
+	}
+	defer p.Close()
+	checkLog(t, p, "doc", 15)
 }
