@@ -165,6 +165,25 @@ func TestReadsDuringCompaction(t *testing.T) {
 	}
 }
 
+// killAndReopen kills the provider subprocess with SIGKILL, waits for it to exit and opens its
+// database in process (closed when the test ends).
+func killAndReopen(t *testing.T, c *storage.Client, path string) *sqlite.Provider {
+	t.Helper()
+	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !c.Exited() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p := sqlite.New()
+	if err := p.Configure(t.Context(), compactingConfig(t, path, 0, 0)); err != nil {
+		t.Fatalf("reopen after kill: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
 // TestKilledProviderKeepsLog kills the provider subprocess with SIGKILL while ops are still in
 // the log file (compaction set far away): reopening recovers every acknowledged op, once.
 func TestKilledProviderKeepsLog(t *testing.T) {
@@ -179,18 +198,7 @@ func TestKilledProviderKeepsLog(t *testing.T) {
 	if err := c.PutSnapshot(t.Context(), storage.DocKey{Tenant: "t", ID: "doc-1"}, storage.Snapshot{Revision: 20, Type: "text", Data: []byte(`"s"`)}); err != nil {
 		t.Fatalf("snapshot of a document whose ops are all in the log: %v", err)
 	}
-	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !c.Exited() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	p := sqlite.New()
-	if err := p.Configure(t.Context(), compactingConfig(t, path, 0, 0)); err != nil {
-		t.Fatalf("reopen after kill: %v", err)
-	}
-	defer p.Close()
+	p := killAndReopen(t, c, path)
 	for d := range 3 {
 		doc := fmt.Sprintf("doc-%d", d)
 		checkLog(t, p, doc, 60)
@@ -230,18 +238,7 @@ func TestSnapshotDurableAfterCompaction(t *testing.T) {
 		t.Fatalf("load before compaction: %+v %v", got, err)
 	}
 	time.Sleep(2 * time.Second) // compactions run every 20ms
-	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !c.Exited() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	p := sqlite.New()
-	if err := p.Configure(t.Context(), compactingConfig(t, path, 0, 0)); err != nil {
-		t.Fatalf("reopen after kill: %v", err)
-	}
-	defer p.Close()
+	p := killAndReopen(t, c, path)
 	got, err = p.Load(t.Context(), k)
 	if err != nil || got.Snapshot == nil || got.Snapshot.Revision != 20 || string(got.Snapshot.Data) != `"s20"` || got.Info.Revision != 30 {
 		t.Fatalf("load after kill: %+v %v", got, err)
@@ -326,17 +323,6 @@ func TestFailedWriteIsUndone(t *testing.T) {
 		t.Fatalf("health after an undone write: %v", err)
 	}
 	appendN(t, c, "doc", 10, 5)
-	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !c.Exited() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	p := sqlite.New()
-	if err := p.Configure(t.Context(), compactingConfig(t, path, 0, 0)); err != nil {
-		t.Fatalf("reopen after kill: %v", err)
-	}
-	defer p.Close()
+	p := killAndReopen(t, c, path)
 	checkLog(t, p, "doc", 15)
 }
