@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 )
@@ -27,6 +28,9 @@ const steadySysmonEnv = "OPSTREAM_STEADY_SYSMON"
 // there is nothing to do, the user set schedtrace or turned it off, or exec failed (the process
 // then runs as it is).
 func withSteadySysmon(args []string) {
+	if runtime.GOOS == "windows" { // no exec(2) there
+		return
+	}
 	if len(args) < 2 || (args[1] != "serve" && args[1] != "bench" && args[1] != "dev") {
 		return
 	}
