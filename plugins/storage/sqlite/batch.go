@@ -51,10 +51,9 @@ func (b *batchStmts) get(kind, n int) *sql.Stmt { return b.s[kind][n] }
 
 func (b *batchStmts) close() {
 	for kind := range b.s {
-		for n, s := range b.s[kind] {
+		for _, s := range b.s[kind] {
 			if s != nil {
-				_ = s.Close()
-				b.s[kind][n] = nil
+				_ = s.Close() // the pointer stays: see stmts.close
 			}
 		}
 	}

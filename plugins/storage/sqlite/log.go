@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -104,9 +105,11 @@ func (p *Provider) AppendAsync(ctx context.Context, req *storage.AppendRequest, 
 	st.sync.push(item)
 }
 
-// committed is an append whose ops are in the log file, not yet known durable.
+// committed is an append whose ops are in the log file, not yet known durable. ds is the
+// document's state it moved: a delete (and a new document of the same key) may replace it in
+// state.docs before the fsync returns, and the new one's head must not move then.
 type committed struct {
-	k   storage.DocKey
+	ds  *docState
 	rev int64
 }
 
@@ -190,7 +193,7 @@ func (st *state) commit(ctx context.Context, req *storage.AppendRequest) (*stora
 			st.tailBytes += len(op.Data)
 		}
 		st.tailOps += len(x.a.Ops)
-		done = append(done, committed{k: x.a.Doc, rev: ds.rev})
+		done = append(done, committed{ds: ds, rev: ds.rev})
 	}
 	if st.tailSince.IsZero() {
 		st.tailSince = time.Now()
@@ -271,9 +274,10 @@ func (st *state) compact(ctx context.Context, final bool) error {
 	if err != nil {
 		return err
 	}
+	// The pending snapshots stay in memory (Load serves them from there) until the
+	// transaction that writes them committed.
 	st.mu.Lock()
-	snaps := st.snaps
-	st.snaps, st.snapsSince = nil, time.Time{}
+	snaps := maps.Clone(st.snaps)
 	st.mu.Unlock()
 	if len(st.sealed) == 0 && len(snaps) == 0 {
 		return nil
@@ -292,23 +296,24 @@ func (st *state) compact(ctx context.Context, final bool) error {
 	}
 	st.mu.RUnlock()
 	if err := st.moveToMain(ctx, work, snaps); err != nil {
-		// Put the snapshots back unless newer ones came meanwhile.
 		st.mu.Lock()
-		for k, ps := range snaps {
-			if cur, ok := st.snaps[k]; !ok || cur.snap.Revision < ps.snap.Revision {
-				if st.snaps == nil {
-					st.snaps = make(map[storage.DocKey]pendingSnap)
-				}
-				st.snaps[k] = ps
-			}
-		}
-		if st.snapsSince.IsZero() {
-			st.snapsSince = time.Now()
+		if len(st.snaps) > 0 {
+			st.snapsSince = time.Now() // retried later
 		}
 		st.mu.Unlock()
 		return err
 	}
 	st.mu.Lock()
+	// Forget the snapshots written, unless newer ones came meanwhile.
+	for k, ps := range snaps {
+		if cur, ok := st.snaps[k]; ok && cur.gen == ps.gen {
+			delete(st.snaps, k)
+		}
+	}
+	st.snapsSince = time.Time{}
+	if len(st.snaps) > 0 {
+		st.snapsSince = time.Now()
+	}
 	for _, w := range work {
 		if st.docs[w.k] != w.ds {
 			continue // deleted meanwhile
@@ -349,11 +354,20 @@ func (st *state) seal(final bool) (cut int64, err error) {
 	if cur == nil || cur.size == 0 && !final {
 		return cut, nil
 	}
+	if st.broken != nil {
+		// The segment's end may be torn (a write that could not be undone): it stays the last
+		// one, where recovery expects a torn record, until a restart.
+		return 0, st.broken
+	}
 	if err := cur.f.Sync(); err != nil {
 		err = fmt.Errorf("sqlite: fsync of the op log failed, restart the provider: %w: %w", err, storage.ErrUnavailable)
 		st.broken = err
 		return 0, err
 	}
+	// Nothing writes to it any more and it is on disk: close it now (the syncer, should it
+	// still fsync it, takes a closed segment as synced), so failing compactions keep no files
+	// open.
+	cur.f.Close()
 	st.sealed = append(st.sealed, cur)
 	if final {
 		st.seg.Store(nil)
@@ -374,15 +388,18 @@ func (st *state) seal(final bool) (cut int64, err error) {
 // ops, INSERT OR IGNORE, but could undo a later delete's tombstone order). Called with cmu held.
 func (st *state) removeSealed() error {
 	for len(st.sealed) > 0 {
-		s := st.sealed[0]
-		s.f.Close()
-		if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		// Oldest first, each removal made durable before the next: a crash never brings back
+		// an older segment without the newer ones (and their tombstones).
+		if err := os.Remove(st.sealed[0].path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("compact: remove op log segment: %w", err)
+		}
+		if err := syncDir(filepath.Dir(st.cfg.Path)); err != nil {
+			return err
 		}
 		st.sealed = st.sealed[1:]
 	}
 	st.sealed = nil
-	return syncDir(filepath.Dir(st.cfg.Path))
+	return nil
 }
 
 // writeLog appends encoded records to the current segment. Called with wmu held. A failed
@@ -549,9 +566,12 @@ func (st *state) recoverLog(ctx context.Context) error {
 	if n > 0 {
 		st.logf("recovered %d ops of %d documents from the op log", n, docs)
 	}
-	for _, sn := range ns {
+	for _, sn := range ns { // oldest first, each durable before the next (see removeSealed)
 		if err := os.Remove(st.cfg.segmentPath(sn)); err != nil {
 			return fmt.Errorf("recover op log: %w", err)
+		}
+		if err := syncDir(filepath.Dir(st.cfg.Path)); err != nil {
+			return err
 		}
 	}
 	next := int64(1)

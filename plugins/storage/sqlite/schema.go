@@ -115,11 +115,12 @@ func (s *stmts) prepare(ctx context.Context, writer, reader *sql.DB) error {
 	return nil
 }
 
+// close closes the statements. It leaves the pointers in place: calls still in flight when the
+// provider closes read them without a lock, and a closed statement fails them with an error.
 func (s *stmts) close() {
 	for _, st := range s.all() {
 		if *st != nil {
 			_ = (*st).Close()
-			*st = nil
 		}
 	}
 }

@@ -70,6 +70,7 @@ type state struct {
 	// the main database by the next one (see PutSnapshot); snapsSince is when the oldest came.
 	snaps      map[storage.DocKey]pendingSnap
 	snapsSince time.Time
+	snapGen    uint64
 
 	kick chan struct{} // wakes the compactor
 	stop chan struct{} // closed to stop it
@@ -346,6 +347,8 @@ func (st *state) memHead(k storage.DocKey) (head, bool) {
 
 // Load implements storage.Provider: the head and snapshot are read in one read transaction, so
 // they are consistent with each other; the head is then brought up to what the log holds.
+// Memory is read first: what a compaction moves out of it meanwhile is then in what the read
+// transaction sees.
 func (p *Provider) Load(ctx context.Context, k storage.DocKey) (*storage.LoadResponse, error) {
 	st, err := p.state()
 	if err != nil {
@@ -354,6 +357,8 @@ func (p *Provider) Load(ctx context.Context, k storage.DocKey) (*storage.LoadRes
 	if err := storage.ValidateKey(k); err != nil {
 		return nil, err
 	}
+	ps, pending := st.pendingSnapshot(k)
+	h, inMem := st.memHead(k)
 	tx, err := st.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, dbErr(ctx, "load "+k.String(), err)
@@ -379,11 +384,11 @@ func (p *Provider) Load(ctx context.Context, k storage.DocKey) (*storage.LoadRes
 			return nil, dbErr(ctx, "load snapshot "+k.String(), err)
 		}
 	}
-	if ps, ok := st.pendingSnapshot(k); ok && (resp.Snapshot == nil || ps.Revision >= resp.Snapshot.Revision) {
+	if pending && (resp.Snapshot == nil || ps.Revision >= resp.Snapshot.Revision) {
 		resp.Snapshot = &ps
 		resp.Info.SnapshotRevision = max(resp.Info.SnapshotRevision, ps.Revision)
 	}
-	if h, ok := st.memHead(k); ok {
+	if inMem {
 		if !found {
 			resp.Info.Type = h.typ
 		}
@@ -423,7 +428,8 @@ func (p *Provider) PutSnapshot(ctx context.Context, k storage.DocKey, snap stora
 			if st.snaps == nil {
 				st.snaps = make(map[storage.DocKey]pendingSnap)
 			}
-			st.snaps[k] = pendingSnap{snap: snap, h: mem}
+			st.snapGen++
+			st.snaps[k] = pendingSnap{snap: snap, h: mem, gen: st.snapGen}
 			if st.snapsSince.IsZero() {
 				st.snapsSince = time.Now()
 			}
@@ -449,6 +455,7 @@ func (p *Provider) PutSnapshot(ctx context.Context, k storage.DocKey, snap stora
 type pendingSnap struct {
 	snap storage.Snapshot
 	h    head
+	gen  uint64 // tells a snapshot put again apart from the one compaction wrote
 }
 
 // pendingSnapshot returns the snapshot of k waiting for compaction, if any.
@@ -514,6 +521,9 @@ func (p *Provider) Delete(ctx context.Context, k storage.DocKey) error {
 	if st.broken != nil {
 		return fmt.Errorf("delete %s: %w", k, st.broken)
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete %s: %w", k, err)
+	}
 	// The tombstone goes first, durably: should the process die before the main database's rows
 	// are gone, the next open finishes the delete, and it never brings back the document's
 	// earlier ops still in the log.
@@ -528,8 +538,14 @@ func (p *Provider) Delete(ctx context.Context, k storage.DocKey) error {
 			return fmt.Errorf("delete %s: %w", k, st.broken)
 		}
 	}
-	if err := st.deleteFromMain(ctx, k); err != nil {
-		return err
+	// With the tombstone durable the delete is decided (the next open finishes it): it is not
+	// given up because the caller stops waiting, and should the main database fail, appends
+	// are refused until a restart, since they would follow the tombstone in the op log and
+	// survive a crash without the document's earlier ops.
+	if err := st.deleteFromMain(context.WithoutCancel(ctx), k); err != nil {
+		st.broken = fmt.Errorf("sqlite: delete of %s interrupted after its tombstone, restart the provider to finish it: %w: %w", k, err, storage.ErrUnavailable)
+		st.logger.Error("delete failed; appends refused until restart", "err", err)
+		return st.broken
 	}
 	st.mu.Lock()
 	delete(st.snaps, k)
@@ -570,6 +586,16 @@ func (p *Provider) List(ctx context.Context, req *storage.ListRequest) (*storage
 		return nil, err
 	}
 	limit := storage.ListLimit(req.Limit)
+	// Memory first: what a compaction moves out of it meanwhile is then in what the query sees.
+	var mem []storage.DocInfo
+	st.mu.RLock()
+	for k, ds := range st.docs {
+		if k.Tenant != req.Tenant || k.ID <= req.After || ds.durable == 0 {
+			continue
+		}
+		mem = append(mem, storage.DocInfo{Doc: k, Type: ds.typ, Revision: ds.durable, Epoch: ds.epoch, SnapshotRevision: st.snaps[k].snap.Revision})
+	}
+	st.mu.RUnlock()
 	rows, err := st.stmts.list.QueryContext(ctx, req.Tenant, req.After, limit)
 	if err != nil {
 		return nil, dbErr(ctx, "list "+req.Tenant, err)
@@ -593,20 +619,14 @@ func (p *Provider) List(ctx context.Context, req *storage.ListRequest) (*storage
 		byID[resp.Docs[i].Doc.ID] = &resp.Docs[i]
 	}
 	var extra []storage.DocInfo
-	st.mu.RLock()
-	for k, ds := range st.docs {
-		if k.Tenant != req.Tenant || k.ID <= req.After || ds.durable == 0 {
+	for _, m := range mem {
+		if d := byID[m.Doc.ID]; d != nil {
+			d.Revision, d.Epoch = max(d.Revision, m.Revision), max(d.Epoch, m.Epoch)
+			d.SnapshotRevision = max(d.SnapshotRevision, m.SnapshotRevision)
 			continue
 		}
-		snapRev := st.snaps[k].snap.Revision
-		if d := byID[k.ID]; d != nil {
-			d.Revision, d.Epoch = max(d.Revision, ds.durable), max(d.Epoch, ds.epoch)
-			d.SnapshotRevision = max(d.SnapshotRevision, snapRev)
-			continue
-		}
-		extra = append(extra, storage.DocInfo{Doc: k, Type: ds.typ, Revision: ds.durable, Epoch: ds.epoch, SnapshotRevision: snapRev})
+		extra = append(extra, m)
 	}
-	st.mu.RUnlock()
 	if len(extra) > 0 {
 		resp.Docs = append(resp.Docs, extra...)
 		slices.SortFunc(resp.Docs, func(a, b storage.DocInfo) int { return cmp.Compare(a.Doc.ID, b.Doc.ID) })

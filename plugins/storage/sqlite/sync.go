@@ -90,6 +90,17 @@ func (st *state) syncer() {
 		if last > 0 && st.cfg.Synchronous == "full" {
 			syncErr = st.syncLog()
 		}
+		if syncErr == nil && last > 0 {
+			// Linux reports a failed write-back to one fsync only: if a seal's or a delete's
+			// fsync got it (the provider is broken then), this one may succeed over lost pages.
+			st.wmu.Lock()
+			broken := st.broken
+			st.wmu.Unlock()
+			if broken != nil {
+				failItems(items, broken)
+				continue
+			}
+		}
 		if syncErr != nil {
 			// What is in the log may not be on disk, and the heads in memory have moved past
 			// it: refuse everything from now on; a restart recovers from what the disk holds.
@@ -98,13 +109,7 @@ func (st *state) syncer() {
 			st.wmu.Lock()
 			st.broken = syncErr
 			st.wmu.Unlock()
-			for _, it := range items {
-				if it.err != nil {
-					it.done(nil, it.err)
-				} else {
-					it.done(nil, syncErr)
-				}
-			}
+			failItems(items, syncErr)
 			continue
 		}
 		if last > 0 {
@@ -114,15 +119,24 @@ func (st *state) syncer() {
 					continue
 				}
 				for _, c := range it.committed {
-					if ds := st.docs[c.k]; ds != nil {
-						ds.durable = max(ds.durable, c.rev)
-					}
+					c.ds.durable = max(c.ds.durable, c.rev)
 				}
 			}
 			st.mu.Unlock()
 		}
 		for _, it := range items {
 			it.done(it.resp, it.err)
+		}
+	}
+}
+
+// failItems answers every item with its own error, or err.
+func failItems(items []syncItem, err error) {
+	for _, it := range items {
+		if it.err != nil {
+			it.done(nil, it.err)
+		} else {
+			it.done(nil, err)
 		}
 	}
 }
