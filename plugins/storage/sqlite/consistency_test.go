@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -52,13 +51,10 @@ func crashCopy(t *testing.T, path string) string {
 	return out
 }
 
+// fullConfig is compactingConfig with synchronous "full" (every acknowledged op fsynced).
 func fullConfig(t testing.TB, path string, ops, ms int) []byte {
 	t.Helper()
-	b, err := json.Marshal(map[string]any{"path": path, "synchronous": "full", "compactOps": ops, "compactIntervalMs": ms})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return providerConfig(t, path, "full", ops, ms)
 }
 
 func opsFrom(doc string, rev int64, n int) []storage.Op {

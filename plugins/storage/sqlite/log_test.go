@@ -24,7 +24,13 @@ import (
 // compactingConfig is a config block whose compaction thresholds are ops and ms.
 func compactingConfig(t testing.TB, path string, ops, ms int) []byte {
 	t.Helper()
-	b, err := json.Marshal(map[string]any{"path": path, "synchronous": "normal", "compactOps": ops, "compactIntervalMs": ms})
+	return providerConfig(t, path, "normal", ops, ms)
+}
+
+// providerConfig is a config block with the given synchronous mode and compaction thresholds.
+func providerConfig(t testing.TB, path, synchronous string, ops, ms int) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"path": path, "synchronous": synchronous, "compactOps": ops, "compactIntervalMs": ms})
 	if err != nil {
 		t.Fatal(err)
 	}
