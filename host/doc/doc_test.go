@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -353,10 +354,20 @@ func TestSlowPeerIsDropped(t *testing.T) {
 	if _, err := f.submit(t, 0, `"a"`, "c", 1); err != nil {
 		t.Fatal(err)
 	}
-	slow.mu.Lock()
-	defer slow.mu.Unlock()
-	if len(slow.dropped) != 1 || slow.dropped[0].Code != protocol.CodeSlowConsumer {
-		t.Fatalf("slow peer: %+v", slow.dropped)
+	// The author's reply comes first; the broadcast that drops the slow peer follows on the
+	// actor.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		slow.mu.Lock()
+		dropped := slices.Clone(slow.dropped)
+		slow.mu.Unlock()
+		if len(dropped) > 0 || time.Now().After(deadline) {
+			if len(dropped) != 1 || dropped[0].Code != protocol.CodeSlowConsumer {
+				t.Fatalf("slow peer: %+v", dropped)
+			}
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
