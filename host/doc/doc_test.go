@@ -97,6 +97,12 @@ func (p *testPeer) messages() []string {
 	return append([]string(nil), p.msgs...)
 }
 
+func (p *testPeer) droppedErrs() []*protocol.Error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.dropped)
+}
+
 type fixture struct {
 	mem  *memory.Provider
 	g    *gate
@@ -325,11 +331,10 @@ func TestFailedAppendResetsWithoutAck(t *testing.T) {
 	if !errors.As(err, &perr) || perr.Code != protocol.CodeUnavailable {
 		t.Fatalf("want Unavailable, got %v", err)
 	}
-	peer.mu.Lock()
-	dropped := len(peer.dropped)
-	peer.mu.Unlock()
-	if dropped != 1 {
-		t.Fatalf("peer not dropped after the reset")
+	// The refusal comes first; the peers are dropped right after it on the actor.
+	waitFor(t, func() bool { return len(peer.droppedErrs()) > 0 })
+	if dropped := len(peer.droppedErrs()); dropped != 1 {
+		t.Fatalf("peer dropped %d times after the reset", dropped)
 	}
 	f.g.mu.Lock()
 	f.g.fail = nil
@@ -356,18 +361,9 @@ func TestSlowPeerIsDropped(t *testing.T) {
 	}
 	// The author's reply comes first; the broadcast that drops the slow peer follows on the
 	// actor.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		slow.mu.Lock()
-		dropped := slices.Clone(slow.dropped)
-		slow.mu.Unlock()
-		if len(dropped) > 0 || time.Now().After(deadline) {
-			if len(dropped) != 1 || dropped[0].Code != protocol.CodeSlowConsumer {
-				t.Fatalf("slow peer: %+v", dropped)
-			}
-			return
-		}
-		time.Sleep(time.Millisecond)
+	waitFor(t, func() bool { return len(slow.droppedErrs()) > 0 })
+	if dropped := slow.droppedErrs(); len(dropped) != 1 || dropped[0].Code != protocol.CodeSlowConsumer {
+		t.Fatalf("slow peer: %+v", dropped)
 	}
 }
 
