@@ -58,18 +58,31 @@ func joinT(t *testing.T, c *Conn, id string) *Doc {
 // next returns the next event of kind (skipping others), failing after a timeout.
 func next(t *testing.T, d *Doc, kind EventKind) Event {
 	t.Helper()
+	return nextMatching(t, d, kind.String(), func(k EventKind) bool { return k == kind })
+}
+
+// nextAny returns the next op, ack, reject or reload event (skipping awareness and peerLeft).
+func nextAny(t *testing.T, d *Doc) Event {
+	t.Helper()
+	return nextMatching(t, d, "op, ack, reject or reload", func(k EventKind) bool {
+		return k == EventOp || k == EventAck || k == EventReject || k == EventReload
+	})
+}
+
+func nextMatching(t *testing.T, d *Doc, what string, match func(EventKind) bool) Event {
+	t.Helper()
 	timeout := time.After(5 * time.Second)
 	for {
 		select {
 		case ev, ok := <-d.Events():
 			if !ok {
-				t.Fatalf("events of %s closed (%v) while waiting for %s", d.ID(), d.Err(), kind)
+				t.Fatalf("events of %s closed (%v) while waiting for %s", d.ID(), d.Err(), what)
 			}
-			if ev.Kind == kind {
+			if match(ev.Kind) {
 				return ev
 			}
 		case <-timeout:
-			t.Fatalf("no %s event on %s", kind, d.ID())
+			t.Fatalf("no %s event on %s", what, d.ID())
 		}
 	}
 }
@@ -350,6 +363,42 @@ func TestReconnectResubmit(t *testing.T) {
 	}
 	if len(rejoins) != 2 || rejoins[0] != 1 || rejoins[1] != 2 {
 		t.Fatalf("rejoin revisions %v, want [1 2]", rejoins)
+	}
+}
+
+// TestAckAfterDropWaitsForEarlierOps: the document drops the client while its submit is in
+// flight, another client's op lands first and is never relayed, and the ack still arrives
+// (after the drop notice). The client must not skip the unseen op: it delivers it from the
+// rejoin and then the ack, in revision order, and the op resolves with its revision.
+func TestAckAfterDropWaitsForEarlierOps(t *testing.T) {
+	t.Parallel()
+	s := newFake(t)
+	a := dialT(t, s, Options{ClientID: "A", Reconnect: true})
+	ctx := testCtx(t)
+	da := joinT(t, a, "held")
+	if r, err := da.Submit(ctx, json.RawMessage(`"one"`), 0); err != nil || r != 1 {
+		t.Fatalf("submit one: %d %v", r, err)
+	}
+	next(t, da, EventAck)
+	s.set(func(s *fakeServer) { s.dropMode[2] = "droppedBeforeAck" })
+	p, _ := da.SubmitAsync(json.RawMessage(`"two"`), 1)
+	if r, err := p.Wait(ctx); err != nil || r != 3 {
+		t.Fatalf("op two: %d %v, want revision 3", r, err)
+	}
+	ev := nextAny(t, da)
+	if ev.Kind != EventOp || ev.Revision != 2 || string(ev.Op) != `"unseen"` {
+		t.Fatalf("first event after the drop: %+v, want the unseen op at revision 2", ev)
+	}
+	if ev = nextAny(t, da); ev.Kind != EventAck || ev.Revision != 3 || ev.Seq != p.Seq {
+		t.Fatalf("second event: %+v, want the ack at revision 3", ev)
+	}
+	if got := da.Revision(); got != 3 {
+		t.Fatalf("revision %d, want 3", got)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.applied != 2 {
+		t.Fatalf("server applied %d of this client's ops, want 2", s.applied)
 	}
 }
 

@@ -574,6 +574,16 @@ func (c *Conn) joinedLocked(d *Doc, m *protocol.Message, out *[]delivery) {
 		c.log.Info("document reloaded", "doc", d.id, "revision", r)
 		d.snapshot, d.snapRev, d.rev = m.Snapshot, r, r
 		for _, p := range d.pending {
+			if p.early != 0 && p.early <= r {
+				// Acknowledged (held for the ops before it): the snapshot contains it.
+				if p.ref != 0 {
+					delete(c.waiters, p.ref)
+					p.ref = 0
+				}
+				p.rev = p.early
+				close(p.done)
+				continue
+			}
 			c.failPendingLocked(p, ErrReloaded)
 		}
 		d.pending = d.pending[:0]
@@ -635,16 +645,24 @@ func (c *Conn) opLocked(d *Doc, op protocol.LogOp, out *[]delivery) {
 	}
 	d.rev = op.Revision
 	*out = append(*out, delivery{d, Event{Kind: EventOp, Revision: op.Revision, Op: op.Op, ClientID: op.ClientID, Seq: op.Seq}})
+	c.releaseHeldLocked(d, out)
 }
 
-// ackLocked resolves the pending op with seq; a duplicate ack of a resolved op is ignored.
+// ackLocked resolves the pending op with seq; a duplicate ack of a resolved op is ignored. An
+// ack for a revision past the next one arrived ahead of ops this client has not seen (it was
+// dropped from the document and the ops before its own were not relayed): it is held until
+// those ops are delivered, by the rejoin or by the broadcast, so events stay in revision order.
 func (c *Conn) ackLocked(d *Doc, seq uint64, r int64, out *[]delivery) {
-	if r > d.rev {
-		d.rev = r
-	}
 	for i, p := range d.pending {
 		if p.Seq != seq {
 			continue
+		}
+		if r > d.rev+1 {
+			p.early = r
+			return
+		}
+		if r > d.rev {
+			d.rev = r
 		}
 		d.pending = append(d.pending[:i], d.pending[i+1:]...)
 		if p.ref != 0 {
@@ -653,7 +671,18 @@ func (c *Conn) ackLocked(d *Doc, seq uint64, r int64, out *[]delivery) {
 		p.rev = r
 		close(p.done)
 		*out = append(*out, delivery{d, Event{Kind: EventAck, Revision: r, ClientID: c.clientID, Seq: seq}})
+		c.releaseHeldLocked(d, out)
 		return
+	}
+}
+
+// releaseHeldLocked delivers a held ack whose preceding ops have all been delivered now.
+func (c *Conn) releaseHeldLocked(d *Doc, out *[]delivery) {
+	for _, p := range d.pending {
+		if p.early == d.rev+1 {
+			c.ackLocked(d, p.Seq, p.early, out)
+			return
+		}
 	}
 }
 

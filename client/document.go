@@ -276,12 +276,15 @@ type Pending struct {
 	// Base is the revision the op was made against.
 	Base int64
 
-	doc  *Doc
-	op   json.RawMessage
-	ref  uint64 // ref of the submit in flight; guarded by c.mu
-	done chan struct{}
-	rev  int64
-	err  error
+	doc *Doc
+	op  json.RawMessage
+	ref uint64 // ref of the submit in flight; guarded by c.mu
+	// early is the revision of an ack that arrived before the ops preceding it (the document
+	// dropped this client meanwhile): the ack is held until those ops are delivered.
+	early int64
+	done  chan struct{}
+	rev   int64
+	err   error
 }
 
 // Done is closed when the op is acknowledged or has failed.

@@ -247,6 +247,15 @@ func (s *fakeServer) handleLocked(fc *fakeConn, m protocol.Message) (replies []p
 		if *m.BaseRevision > int64(len(d.ops)) || string(m.Op) == `"bad"` {
 			return []protocol.Message{errMsg(m, protocol.CodeInvalidOp, "rejected")}, false
 		}
+		var dropped []protocol.Message
+		if s.dropMode[s.submits] == "droppedBeforeAck" {
+			// What a proxying node does when the owner drops its peer: another client's op is
+			// applied but not relayed, the document drops this client, and the submit's reply
+			// (the ack) still comes back after the drop notice.
+			d.ops = append(d.ops, protocol.LogOp{Revision: int64(len(d.ops)) + 1, Op: json.RawMessage(`"unseen"`), ClientID: "other", Seq: 1})
+			s.leaveLocked(fc, m.Doc, fc.docs[m.Doc])
+			dropped = append(dropped, protocol.Message{Type: protocol.TypeError, Doc: m.Doc, Code: protocol.CodeUnavailable, Message: "owner lost", Closed: true})
+		}
 		r := int64(len(d.ops)) + 1
 		d.ops = append(d.ops, protocol.LogOp{Revision: r, Op: m.Op, ClientID: m.ClientID, Seq: m.Seq})
 		if d.applied[m.ClientID] == nil {
@@ -260,6 +269,7 @@ func (s *fakeServer) handleLocked(fc *fakeConn, m protocol.Message) (replies []p
 			return nil, true
 		}
 		ack := protocol.Message{Type: protocol.TypeAck, Ref: m.Ref, Doc: m.Doc, Revision: protocol.Int64(r), ClientID: m.ClientID, Seq: m.Seq}
+		replies = append(replies, dropped...)
 		replies = append(replies, ack)
 		if s.dupAcks {
 			ack.Duplicate = true

@@ -488,6 +488,13 @@ export class Doc<Snap = any, Op = any> extends Emitter<DocEvents<Op>> {
 
   private onAck(m: any): void {
     if (!this.inflight || m.clientId !== (this.inflight.clientId ?? this.clientId) || m.seq !== this.inflight.seq) return;
+    if (m.revision > this.revision + 1) {
+      // Ops before ours never reached us (the document dropped us meanwhile, or they were
+      // lost): taking the ack now would skip them. Rejoin from our revision: the reply carries
+      // them and then our own op, which acknowledges it in order.
+      this._rejoin();
+      return;
+    }
     if (m.revision > this.revision) this.revision = m.revision;
     this.inflight = null;
     this.emit('ack', m.revision);
