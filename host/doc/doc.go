@@ -97,6 +97,10 @@ type peerEntry struct {
 	peer      Peer
 	joinedRev int64 // ops up to here were in the peer's join reply
 	ready     bool  // the join reply was sent
+	// afterJoin holds replies to this peer's own submits that became durable while its
+	// (re)join reply waited: they follow that reply, so the peer gets the ops before its own
+	// op (listed in the reply) first and never an ack ahead of them.
+	afterJoin []func()
 	awareness json.RawMessage
 	awareAt   time.Time
 }
@@ -618,7 +622,32 @@ func (d *Doc) handleJoin(ctx context.Context, r *request) {
 	d.whenDurable(res.Revision, func() {
 		pe.ready = true
 		r.onJoin(res, nil)
-	}, func(err error) { r.onJoin(JoinResult{}, err) })
+		pe.runAfterJoin()
+	}, func(err error) {
+		r.onJoin(JoinResult{}, err)
+		pe.runAfterJoin()
+	})
+}
+
+func (pe *peerEntry) runAfterJoin() {
+	fns := pe.afterJoin
+	pe.afterJoin = nil
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+// rejoining returns the author's peer entry when its join reply is still waiting (for a
+// revision at or past that of any op of its that is durable now): replies to its submits go
+// after that reply.
+func (d *Doc) rejoining(author string) *peerEntry {
+	if author == "" {
+		return nil
+	}
+	if pe := d.peers[author]; pe != nil && !pe.ready {
+		return pe
+	}
+	return nil
 }
 
 func (d *Doc) handleRead(ctx context.Context, r *request) {
@@ -787,7 +816,13 @@ func (d *Doc) duplicate(ctx context.Context, r *request, cs clientState) {
 		}
 	}
 	res := SubmitResult{Revision: rev, Op: op, Duplicate: true}
-	d.whenDurable(rev, func() { r.onSubmit(res, nil) }, func(err error) { r.onSubmit(SubmitResult{}, err) })
+	d.whenDurable(rev, func() {
+		if pe := d.rejoining(s.Author); pe != nil {
+			pe.afterJoin = append(pe.afterJoin, func() { r.onSubmit(res, nil) })
+			return
+		}
+		r.onSubmit(res, nil)
+	}, func(err error) { r.onSubmit(SubmitResult{}, err) })
 }
 
 // flush hands the unsent ops to the committer at once. The committer merges a document's
@@ -832,7 +867,13 @@ func (d *Doc) onCommit(ctx context.Context, c commitResult) {
 			p.span.End()
 		}
 		if p.reply != nil {
-			p.reply(SubmitResult{Revision: p.entry.rev, Op: p.entry.data, Transforms: p.rebase}, nil)
+			res := SubmitResult{Revision: p.entry.rev, Op: p.entry.data, Transforms: p.rebase}
+			if pe := d.rejoining(p.author); pe != nil {
+				reply := p.reply
+				pe.afterJoin = append(pe.afterJoin, func() { reply(res, nil) })
+			} else {
+				p.reply(res, nil)
+			}
 			met.OpProcessed(ctx, d.docType)
 			if !p.start.IsZero() {
 				met.ApplyLatency(ctx, d.docType, time.Since(p.start))

@@ -313,6 +313,71 @@ func TestJoinAndBroadcastWaitForDurability(t *testing.T) {
 	}
 }
 
+// A peer that rejoins while its own op waits for durability gets its join reply (which lists
+// that op) before the op's ack: an ack never reaches a client ahead of ops it has not seen.
+func TestAckOfRejoiningAuthorFollowsJoinReply(t *testing.T) {
+	f := newFixture(t, Config{})
+	if _, err := f.submit(t, 0, `"a"`, "c", 1); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	d, _ := f.reg.Get(f.key)
+	author := &testPeer{id: "author"}
+	joined := make(chan JoinResult, 1)
+	if err := d.Join(ctx, author, "log", nil, func(r JoinResult, err error) { joined <- r }); err != nil {
+		t.Fatal(err)
+	}
+	<-joined
+	hold := make(chan struct{})
+	f.g.mu.Lock()
+	f.g.hold = hold
+	f.g.mu.Unlock()
+	var mu sync.Mutex
+	var order []string
+	note := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	acked := make(chan struct{})
+	submit := func(op string, seq uint64, dup bool) {
+		err := d.Submit(ctx, SubmitRequest{DocType: "log", BaseRevision: 1, Op: json.RawMessage(op), ClientID: "c", Seq: seq, Author: "author"},
+			func(r SubmitResult, err error) {
+				note(fmt.Sprintf("ack %d dup=%v err=%v", r.Revision, r.Duplicate, err))
+				if dup {
+					close(acked)
+				}
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	submit(`"b"`, 2, false)
+	known := int64(1)
+	if err := d.Join(ctx, author, "log", &known, func(r JoinResult, err error) {
+		note(fmt.Sprintf("joined %d ops=%d err=%v", r.Revision, len(r.Ops), err))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	submit(`"b"`, 2, true) // the resubmission after the rejoin: a duplicate
+	time.Sleep(50 * time.Millisecond)
+	f.g.mu.Lock()
+	f.g.hold = nil
+	f.g.mu.Unlock()
+	close(hold)
+	select {
+	case <-acked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no ack")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"joined 2 ops=1 err=<nil>", "ack 2 dup=false err=<nil>", "ack 2 dup=true err=<nil>"}
+	if !slices.Equal(order, want) {
+		t.Fatalf("order %q, want %q", order, want)
+	}
+}
+
 func TestFailedAppendResetsWithoutAck(t *testing.T) {
 	f := newFixture(t, Config{})
 	if _, err := f.submit(t, 0, `"a"`, "c", 1); err != nil {
