@@ -364,21 +364,18 @@ func (st *state) seal(final bool) (cut int64, err error) {
 		st.broken = err
 		return 0, err
 	}
+	var next *segment
+	if !final {
+		if next, err = createSegment(st.cfg, cur.n+1); err != nil {
+			// Appends go on in this segment (still open); compaction tries again later.
+			return 0, err
+		}
+	}
 	// Nothing writes to it any more and it is on disk: close it now (the syncer, should it
 	// still fsync it, takes a closed segment as synced), so failing compactions keep no files
 	// open.
 	cur.f.Close()
 	st.sealed = append(st.sealed, cur)
-	if final {
-		st.seg.Store(nil)
-		return cut, nil
-	}
-	next, err := createSegment(st.cfg, cur.n+1)
-	if err != nil {
-		// Appends go on in the sealed segment; compaction tries again later.
-		st.sealed = st.sealed[:len(st.sealed)-1]
-		return 0, err
-	}
 	st.seg.Store(next)
 	return cut, nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opstream/opstream/plugins/storage/sqlite"
 	"github.com/opstream/opstream/pluginsdk/storage"
@@ -146,4 +147,44 @@ func TestRecoveryOfLegacyLogFile(t *testing.T) {
 	}
 	appendN(t, p, "old", 7, 1)
 	checkLog(t, p, "old", 8)
+}
+
+// A compaction that cannot start the next segment leaves appends going to the current one
+// (still open) and succeeds once it can.
+func TestSealWithoutNextSegmentKeepsAppending(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "x.db")
+	p := sqlite.New()
+	if err := p.Configure(t.Context(), compactingConfig(t, path, 5, 3_600_000)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	ns, err := sqlite.ListSegments(path)
+	if err != nil || len(ns) != 1 {
+		t.Fatalf("segments %v %v", ns, err)
+	}
+	blocker := sqlite.SegmentPath(path, ns[0]+1)
+	if err := os.Mkdir(blocker, 0o700); err != nil { // the next segment's name is taken
+		t.Fatal(err)
+	}
+	for rev := int64(0); rev < 40; rev += 4 {
+		appendN(t, p, "a", rev, 4)
+		time.Sleep(20 * time.Millisecond) // compactions try (and fail) meanwhile
+	}
+	checkLog(t, p, "a", 40)
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, p, "a", 40, 10)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if ns, _ := sqlite.ListSegments(path); len(ns) == 1 && ns[0] > 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("compaction did not move on to a new segment")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	checkLog(t, p, "a", 50)
 }
