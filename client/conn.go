@@ -635,6 +635,10 @@ func (c *Conn) joinedLocked(d *Doc, m *protocol.Message, out *[]delivery) {
 func (c *Conn) opLocked(d *Doc, op protocol.LogOp, out *[]delivery) {
 	if op.ClientID == c.clientID {
 		c.ackLocked(d, op.Seq, op.Revision, out)
+		if op.Revision == d.rev+1 { // its ack came earlier: the op is known, move past it
+			d.rev = op.Revision
+			c.releaseHeldLocked(d, out)
+		}
 		return
 	}
 	if op.Revision <= d.rev {
