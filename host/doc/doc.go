@@ -808,6 +808,15 @@ func (d *Doc) duplicate(ctx context.Context, r *request, cs clientState) {
 				break
 			}
 		}
+		if rev == 0 {
+			// Not applied now (a lower seq never is), and no revision to acknowledge it with: it
+			// was refused earlier while a later op of the client's went in (the client pipelined
+			// submits), or applied too long ago to be found. An ack would claim it was applied.
+			r.onSubmit(SubmitResult{}, protocol.Errorf(protocol.CodeInvalidOp,
+				"seq %d of client %q is below its last applied seq %d and not among the last %d ops: not applied (a client's seq must grow, one op in flight per document)",
+				s.Seq, s.ClientID, cs.Seq, len(d.recent)))
+			return
+		}
 	}
 	var op json.RawMessage
 	if rev > 0 {

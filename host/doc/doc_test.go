@@ -244,12 +244,27 @@ func TestDuplicateIsAckedWithOriginalRevision(t *testing.T) {
 	if got := f.read(t); got.Revision != 2 {
 		t.Fatalf("revision %d after duplicate", got.Revision)
 	}
-	_, err = f.submit(t, 2, `"bad"`, "c", 2)
+	// A lower seq than the client's last: acknowledged with its revision when it was applied,
+	// refused (never applied, never falsely acknowledged) when it was not.
+	if r, err := f.submit(t, 2, `"c3"`, "c", 3); err != nil || r.Revision != 3 {
+		t.Fatalf("seq 3: %+v %v", r, err)
+	}
+	if r, err := f.submit(t, 0, `"a"`, "c", 1); err != nil || r.Revision != 1 || !r.Duplicate {
+		t.Fatalf("resubmitted seq 1 after seq 3: %+v %v", r, err)
+	}
+	var refused *protocol.Error
+	if r, err := f.submit(t, 1, `"c2"`, "c", 2); !errors.As(err, &refused) || refused.Code != protocol.CodeInvalidOp {
+		t.Fatalf("seq 2, never applied, after seq 3: %+v %v, want InvalidOp", r, err)
+	}
+	if got := f.read(t); got.Revision != 3 {
+		t.Fatalf("revision %d after the refused lower seq", got.Revision)
+	}
+	_, err = f.submit(t, 3, `"bad"`, "c", 4)
 	var perr *protocol.Error
 	if !errors.As(err, &perr) || perr.Code != protocol.CodeInvalidOp {
 		t.Fatalf("bad op: %v", err)
 	}
-	if _, err := f.submit(t, 9, `"z"`, "c", 3); !errors.As(err, &perr) || perr.Code != protocol.CodeInvalidOp {
+	if _, err := f.submit(t, 9, `"z"`, "c", 5); !errors.As(err, &perr) || perr.Code != protocol.CodeInvalidOp {
 		t.Fatalf("future base: %v", err)
 	}
 }
