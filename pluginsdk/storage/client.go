@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
@@ -43,6 +46,9 @@ type Client struct {
 	rpc    storagepb.StorageClient
 	logger *slog.Logger
 	stream appendStream
+
+	sockMu   sync.Mutex
+	sockPath string // the provider's append socket, removed by Kill should the provider not
 }
 
 var _ Provider = (*Client)(nil)
@@ -129,8 +135,28 @@ func (c *Client) start(ctx context.Context, config []byte) error {
 }
 
 // Kill ends the subprocess: a graceful shutdown (the provider is closed) with a forced kill after
-// 2s. It blocks until the process is gone and may be called more than once.
-func (c *Client) Kill() { c.pc.Kill() }
+// 2s. It blocks until the process is gone and may be called more than once. A provider that died
+// without removing its append socket (killed) leaves it to the host, which removes it here.
+func (c *Client) Kill() {
+	c.pc.Kill()
+	c.sockMu.Lock()
+	path := c.sockPath
+	c.sockPath = ""
+	c.sockMu.Unlock()
+	removeAppendSocket(path)
+}
+
+// removeAppendSocket removes a socket the SDK's server made (append.sock in an
+// opstream-storage-* directory) and then its directory if empty; any other path a provider
+// reported is left alone.
+func removeAppendSocket(path string) {
+	dir := filepath.Dir(path)
+	if path == "" || filepath.Base(path) != socketName || !strings.HasPrefix(filepath.Base(dir), socketDirPrefix) {
+		return
+	}
+	_ = os.Remove(path)
+	_ = os.Remove(dir)
+}
 
 // Exited reports whether the subprocess has exited; the host then kills this Client and starts a
 // new one.
@@ -138,7 +164,7 @@ func (c *Client) Exited() bool { return c.pc.Exited() }
 
 // Close shuts the subprocess down (see Kill). It implements Provider.
 func (c *Client) Close() error {
-	c.pc.Kill()
+	c.Kill()
 	return nil
 }
 

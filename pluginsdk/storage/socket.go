@@ -63,6 +63,12 @@ func readFrame(r *bufio.Reader, buf []byte) ([]byte, error) {
 
 func unmarshal(b []byte, m proto.Message) error { return proto.Unmarshal(b, m) }
 
+// The append socket's file name and the prefix of its private directory.
+const (
+	socketName      = "append.sock"
+	socketDirPrefix = "opstream-storage-"
+)
+
 // appendSocket is the provider's listener, made on the first OpenAppendSocket.
 type appendSocket struct {
 	mu    sync.Mutex
@@ -83,11 +89,11 @@ func (s *server) OpenAppendSocket(context.Context, *storagepb.OpenAppendSocketRe
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	if as.ln == nil {
-		dir, err := os.MkdirTemp("", "opstream-storage-")
+		dir, err := os.MkdirTemp("", socketDirPrefix)
 		if err != nil {
 			return nil, status.Errorf(codes.Unavailable, "append socket: %v", err)
 		}
-		path := filepath.Join(dir, "append.sock")
+		path := filepath.Join(dir, socketName)
 		ln, err := net.Listen("unix", path)
 		if err != nil {
 			os.RemoveAll(dir)

@@ -80,6 +80,9 @@ func (c *Client) open(ctx context.Context) (*openStream, error) {
 		case err != nil:
 			return nil, err
 		default:
+			c.sockMu.Lock()
+			c.sockPath = resp.GetPath()
+			c.sockMu.Unlock()
 			var d net.Dialer
 			conn, err := d.DialContext(ctx, "unix", resp.GetPath())
 			if err != nil {

@@ -2,6 +2,9 @@ package sqlite_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/opstream/opstream/pluginsdk/storage"
@@ -44,5 +47,31 @@ func TestPluginAppendsOverSocket(t *testing.T) {
 	storagetest.AppendInOrder(t, c, doc, 20)
 	if got := c.AppendTransport(); got != "socket" {
 		t.Fatalf("append transport %q, want socket", got)
+	}
+}
+
+// A provider killed with SIGKILL cannot remove its append socket: the host does, when it kills
+// the client.
+func TestKilledProviderSocketRemoved(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	cmd := storagetest.ChildCommand(t, "sqlite")
+	cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
+	c, err := storage.Start(t.Context(), storage.ClientConfig{Cmd: cmd, Config: configJSON(t, t.TempDir())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Kill)
+	storagetest.AppendInOrder(t, c, storage.DocKey{Tenant: "t", ID: "doc"}, 3) // over the append socket
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "opstream-storage-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("socket directories %v, want one", dirs)
+	}
+	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c.Kill()
+	if _, err := os.Stat(dirs[0]); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("socket directory after the kill: %v, want removed", err)
 	}
 }
