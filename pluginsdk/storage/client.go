@@ -49,6 +49,9 @@ type Client struct {
 
 	sockMu   sync.Mutex
 	sockPath string // the provider's append socket, removed by Kill should the provider not
+	// handshake is go-plugin's unix socket of the subprocess (set at start), removed by Kill
+	// should the subprocess not (killed).
+	handshake string
 }
 
 var _ Provider = (*Client)(nil)
@@ -90,6 +93,9 @@ func Start(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if err := c.start(ctx, cfg.Config); err != nil {
 		pc.Kill()
 		return nil, fmt.Errorf("start storage plugin %s: %w", name, err)
+	}
+	if rc := pc.ReattachConfig(); rc != nil && rc.Addr != nil && rc.Addr.Network() == "unix" {
+		c.handshake = rc.Addr.String()
 	}
 	return c, nil
 }
@@ -144,6 +150,18 @@ func (c *Client) Kill() {
 	c.sockPath = ""
 	c.sockMu.Unlock()
 	removeAppendSocket(path)
+	removeHandshakeSocket(c.handshake)
+}
+
+// removeHandshakeSocket removes go-plugin's socket of a subprocess that is gone: a unix socket
+// named plugin* (anything else is left alone; one removed already is fine).
+func removeHandshakeSocket(path string) {
+	if path == "" || !strings.HasPrefix(filepath.Base(path), "plugin") {
+		return
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		_ = os.Remove(path)
+	}
 }
 
 // removeAppendSocket removes a socket the SDK's server made (append.sock in an

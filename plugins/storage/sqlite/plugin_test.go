@@ -50,8 +50,8 @@ func TestPluginAppendsOverSocket(t *testing.T) {
 	}
 }
 
-// A provider killed with SIGKILL cannot remove its append socket: the host does, when it kills
-// the client.
+// A provider killed with SIGKILL cannot remove its sockets (the append socket and go-plugin's):
+// the host does, when it kills the client.
 func TestKilledProviderSocketRemoved(t *testing.T) {
 	t.Parallel()
 	tmp := t.TempDir()
@@ -73,5 +73,9 @@ func TestKilledProviderSocketRemoved(t *testing.T) {
 	c.Kill()
 	if _, err := os.Stat(dirs[0]); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("socket directory after the kill: %v, want removed", err)
+	}
+	// go-plugin's handshake socket (in the subprocess's TMPDIR) too.
+	if left, _ := filepath.Glob(filepath.Join(tmp, "plugin*")); len(left) != 0 {
+		t.Fatalf("left in the provider's TMPDIR: %v", left)
 	}
 }
