@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opstream/opstream/plugins/storage/sqlite"
 	"github.com/opstream/opstream/pluginsdk/storage"
 )
 
@@ -71,11 +70,7 @@ func opsFrom(doc string, rev int64, n int) []storage.Op {
 // raised the new one's head to the old one's revision.
 func TestSyncedAppendOfDeletedDocument(t *testing.T) {
 	t.Parallel()
-	p := sqlite.New()
-	if err := p.Configure(t.Context(), fullConfig(t, filepath.Join(t.TempDir(), "d.db"), 1_000_000, 3_600_000)); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := openProvider(t, fullConfig(t, filepath.Join(t.TempDir(), "d.db"), 1_000_000, 3_600_000))
 	ctx := t.Context()
 	x := storage.DocKey{Tenant: "t", ID: "x"}
 	var (
@@ -136,11 +131,7 @@ func TestSyncedAppendOfDeletedDocument(t *testing.T) {
 // committed, and a Load in between saw neither.
 func TestLoadSeesSnapshotDuringCompaction(t *testing.T) {
 	t.Parallel()
-	p := sqlite.New()
-	if err := p.Configure(t.Context(), compactingConfig(t, filepath.Join(t.TempDir(), "s.db"), 1, 1)); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := openProvider(t, compactingConfig(t, filepath.Join(t.TempDir(), "s.db"), 1, 1))
 	ctx := t.Context()
 	k := storage.DocKey{Tenant: "t", ID: "doc"}
 	for rev := int64(1); rev <= 100; rev++ {
@@ -164,11 +155,7 @@ func TestLoadSeesSnapshotDuringCompaction(t *testing.T) {
 func TestFailedDeleteThenCrash(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "f.db")
-	p := sqlite.New()
-	if err := p.Configure(t.Context(), fullConfig(t, path, 1_000_000, 3_600_000)); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := openProvider(t, fullConfig(t, path, 1_000_000, 3_600_000))
 	appendN(t, p, "doc", 0, 4)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()

@@ -42,12 +42,7 @@ func providerConfig(t testing.TB, path, synchronous string, ops, ms int) []byte 
 func TestConformanceCompactingAlways(t *testing.T) {
 	t.Parallel()
 	storagetest.Run(t, func(t *testing.T) storage.Provider {
-		p := sqlite.New()
-		if err := p.Configure(t.Context(), compactingConfig(t, filepath.Join(t.TempDir(), "c.db"), 1, 1)); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { p.Close() })
-		return p
+		return openProvider(t, compactingConfig(t, filepath.Join(t.TempDir(), "c.db"), 1, 1))
 	})
 }
 
@@ -98,11 +93,7 @@ func checkLog(t *testing.T, p storage.Provider, doc string, want int64) {
 // ops: every read is contiguous and holds the right data.
 func TestReadsDuringCompaction(t *testing.T) {
 	t.Parallel()
-	p := sqlite.New()
-	if err := p.Configure(t.Context(), compactingConfig(t, filepath.Join(t.TempDir(), "r.db"), 7, 1)); err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := openProvider(t, compactingConfig(t, filepath.Join(t.TempDir(), "r.db"), 7, 1))
 	const docs, perDoc = 5, 300
 	var (
 		wg   sync.WaitGroup
@@ -182,12 +173,7 @@ func killAndReopen(t *testing.T, c *storage.Client, path string) *sqlite.Provide
 	for !c.Exited() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	p := sqlite.New()
-	if err := p.Configure(t.Context(), compactingConfig(t, path, 0, 0)); err != nil {
-		t.Fatalf("reopen after kill: %v", err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p
+	return openAt(t, path)
 }
 
 // TestKilledProviderKeepsLog kills the provider subprocess with SIGKILL while ops are still in

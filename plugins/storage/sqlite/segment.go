@@ -274,14 +274,10 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
+// varint reads a zigzag-encoded signed number (binary.AppendVarint's encoding).
 func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.p)
-	if n <= 0 {
-		d.fail("number")
-		return 0
-	}
-	d.p = d.p[n:]
-	return v
+	u := d.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 func (d *decoder) bytes() []byte {

@@ -23,14 +23,22 @@ func opsRecords(b []byte, seq int64, doc string, from, to int64) []byte {
 	return b
 }
 
-func openAt(t *testing.T, path string) *sqlite.Provider {
+// openProvider opens a provider in process with the config block; it is closed (again, if the
+// test closed it) when the test ends.
+func openProvider(t *testing.T, config []byte) *sqlite.Provider {
 	t.Helper()
 	p := sqlite.New()
-	if err := p.Configure(t.Context(), compactingConfig(t, path, 0, 0)); err != nil {
+	if err := p.Configure(t.Context(), config); err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() { p.Close() })
 	return p
+}
+
+// openAt opens the provider at path, compaction at its defaults.
+func openAt(t *testing.T, path string) *sqlite.Provider {
+	t.Helper()
+	return openProvider(t, compactingConfig(t, path, 0, 0))
 }
 
 // A crash can cut the last segment's last write short: recovery keeps every whole record before
@@ -154,11 +162,7 @@ func TestRecoveryOfLegacyLogFile(t *testing.T) {
 func TestSealWithoutNextSegmentKeepsAppending(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "x.db")
-	p := sqlite.New()
-	if err := p.Configure(t.Context(), compactingConfig(t, path, 5, 3_600_000)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
+	p := openProvider(t, compactingConfig(t, path, 5, 3_600_000))
 	ns, err := sqlite.ListSegments(path)
 	if err != nil || len(ns) != 1 {
 		t.Fatalf("segments %v %v", ns, err)
