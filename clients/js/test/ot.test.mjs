@@ -143,13 +143,19 @@ for (const type of ['text', 'rich-text', 'json0']) {
   });
 }
 
+/** twoEditors opens text document id on two clients, a writes text, and both converge. */
+async function twoEditors(id, text, optsA) {
+  const a = client(), b = client();
+  const da = await a.openDocument(id, 'text', optsA);
+  const db = await b.openDocument(id, 'text');
+  da.submit([text]);
+  await waitConverged([da, db], id);
+  return { a, b, da, db };
+}
+
 test('edits made while disconnected are resubmitted once, rebased over the others', { timeout: 60000 }, async () => {
   const id = `offline-${seed}`;
-  const a = client(), b = client();
-  const da = await a.openDocument(id, 'text');
-  const db = await b.openDocument(id, 'text');
-  da.submit(['hello world']);
-  await waitConverged([da, db], id);
+  const { a, b, da, db } = await twoEditors(id, 'hello world');
   // b loses every ack from now on and goes away with its edit in flight.
   b.ws.dropAcks = true;
   db.submit([5, ', dear']);
@@ -175,11 +181,7 @@ test('edits made while disconnected are resubmitted once, rebased over the other
 
 test('an ack ahead of an op never received waits for it (rejoin), state stays the server\'s', { timeout: 30000 }, async () => {
   const id = `gap-${seed}`;
-  const a = client(), b = client();
-  const da = await a.openDocument(id, 'text');
-  const db = await b.openDocument(id, 'text');
-  da.submit(['abc']);
-  await waitConverged([da, db], id);
+  const { a, b, da, db } = await twoEditors(id, 'abc');
   // a loses the next op relayed to it (as when its document was dropped on the way), then
   // submits: its ack names a revision one past an op it never saw.
   a.ws.dropOps = 1;
@@ -199,11 +201,7 @@ test('an ack ahead of an op never received waits for it (rejoin), state stays th
 
 test('undo reverts only this client\'s change, over a concurrent remote edit', { timeout: 30000 }, async () => {
   const id = `undo-${seed}`;
-  const a = client(), b = client();
-  const da = await a.openDocument(id, 'text', { undoGroupMs: 0 });
-  const db = await b.openDocument(id, 'text');
-  da.submit(['abc']);
-  await waitConverged([da, db], id);
+  const { a, b, da, db } = await twoEditors(id, 'abc', { undoGroupMs: 0 });
   db.submit([3, 'XYZ']);
   da.submit([1, '123']);
   await waitConverged([da, db], id);
