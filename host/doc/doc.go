@@ -637,17 +637,17 @@ func (pe *peerEntry) runAfterJoin() {
 	}
 }
 
-// rejoining returns the author's peer entry when its join reply is still waiting (for a
-// revision at or past that of any op of its that is durable now): replies to its submits go
-// after that reply.
-func (d *Doc) rejoining(author string) *peerEntry {
-	if author == "" {
-		return nil
+// acknowledge answers a durable submit of author's: now, or right after author's join reply
+// when that is still waiting (for a revision at or past this op's), so that the reply's ops
+// reach the peer before the ack.
+func (d *Doc) acknowledge(author string, reply func(SubmitResult, error), res SubmitResult) {
+	if author != "" {
+		if pe := d.peers[author]; pe != nil && !pe.ready {
+			pe.afterJoin = append(pe.afterJoin, func() { reply(res, nil) })
+			return
+		}
 	}
-	if pe := d.peers[author]; pe != nil && !pe.ready {
-		return pe
-	}
-	return nil
+	reply(res, nil)
 }
 
 func (d *Doc) handleRead(ctx context.Context, r *request) {
@@ -825,13 +825,8 @@ func (d *Doc) duplicate(ctx context.Context, r *request, cs clientState) {
 		}
 	}
 	res := SubmitResult{Revision: rev, Op: op, Duplicate: true}
-	d.whenDurable(rev, func() {
-		if pe := d.rejoining(s.Author); pe != nil {
-			pe.afterJoin = append(pe.afterJoin, func() { r.onSubmit(res, nil) })
-			return
-		}
-		r.onSubmit(res, nil)
-	}, func(err error) { r.onSubmit(SubmitResult{}, err) })
+	d.whenDurable(rev, func() { d.acknowledge(s.Author, r.onSubmit, res) },
+		func(err error) { r.onSubmit(SubmitResult{}, err) })
 }
 
 // flush hands the unsent ops to the committer at once. The committer merges a document's
@@ -876,13 +871,7 @@ func (d *Doc) onCommit(ctx context.Context, c commitResult) {
 			p.span.End()
 		}
 		if p.reply != nil {
-			res := SubmitResult{Revision: p.entry.rev, Op: p.entry.data, Transforms: p.rebase}
-			if pe := d.rejoining(p.author); pe != nil {
-				reply := p.reply
-				pe.afterJoin = append(pe.afterJoin, func() { reply(res, nil) })
-			} else {
-				p.reply(res, nil)
-			}
+			d.acknowledge(p.author, p.reply, SubmitResult{Revision: p.entry.rev, Op: p.entry.data, Transforms: p.rebase})
 			met.OpProcessed(ctx, d.docType)
 			if !p.start.IsZero() {
 				met.ApplyLatency(ctx, d.docType, time.Since(p.start))
